@@ -1,0 +1,853 @@
+"""Rendezvous channels between coroutines: async generators turned inside out.
+
+An async generator lets a consumer pull values out of a producer *body*. A
+:class:`Channel` lets the producer be an ordinary coroutine that *calls*
+``await server.asend(x)`` while the consumer iterates ``channel.client()``
+exactly as it would iterate an async generator object::
+
+    async with channel.server() as server:      # the generator body
+        reply = await server.asend(item)        # reply = yield item
+
+    async for item in channel.client():         # the generator object
+        ...
+
+The server block mirrors the body of an async generator (PEP 525) and the
+client mirrors the generator object; where two tasks make an exact mirror
+impossible (cancellation, abandonment) this module states what happens.
+Every guarantee below has a clause id (in CAPS-WITH-DASHES) in the
+executable specification ``spec/`` of the project, which names its test.
+
+The handoff protocol, in brief:
+
+* The two ends take turns: the client's request (``None`` for ``anext``, or
+  the value of ``asend``) is answered by the server's item, which is answered
+  by the client's next request, and so on (MIRROR-ASEND).
+* A message sent while the peer has a pending call is *delivered* at once,
+  into that call; a message sent while the peer has none is *offered*, and
+  the sender waits for a taker.
+* A cancelled call raises :exc:`asyncio.CancelledError` at once. If its
+  message was only offered, it is withdrawn and never delivered
+  (CANCEL-SEND-UNTAKEN). If it was delivered, it stays delivered and the end
+  still waits for the reply: the end's next call must be a receive (``anext``
+  or ``asend(None)``), which returns that reply (CANCEL-SEND-TAKEN,
+  REPLY-PENDING). A message delivered to a call whose task was cancelled
+  before it resumed is returned by the end's next call (CANCEL-RECEIVE-RACE).
+  Each end counts its delivered messages in ``delivered``, so a sender can
+  always tell whether a cancelled call delivered its value.
+
+Standard library only; Python 3.10+; asyncio and uvloop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Iterable
+from types import TracebackType
+from typing import Any, Generic, TypeVar, overload
+
+__all__ = [
+    "AlreadyRunningError",
+    "Channel",
+    "ChannelClosedError",
+    "ChannelError",
+    "ChannelInUseError",
+    "ChannelMisuseError",
+    "ClientClosedError",
+    "ClientEnd",
+    "ReplyPendingError",
+    "ServerCancelledError",
+    "ServerBlock",
+    "ServerEnd",
+    "StreamChannel",
+    "StreamClientEnd",
+    "StreamServerEnd",
+    "WrongEventLoopError",
+]
+
+__version__ = "1.0.0"
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+# --------------------------------------------------------------------------
+# Exceptions
+# --------------------------------------------------------------------------
+
+
+class ChannelError(Exception):
+    """Base class of every exception this module defines."""
+
+
+class ChannelMisuseError(ChannelError, RuntimeError):
+    """The calling code used a channel in a way the protocol forbids.
+
+    These are programming errors of the code that catches them, never
+    outcomes of what the peer did.
+    """
+
+
+class AlreadyRunningError(ChannelMisuseError):
+    """A call was made on an end that already has a call pending.
+
+    One end serves one task at a time, as an async generator does (its
+    "already running" RuntimeError): hand an end over, do not share it.
+    """
+
+
+class ChannelInUseError(ChannelMisuseError):
+    """A second client or a second server was asked of one channel.
+
+    A channel connects exactly one client to exactly one server, once.
+    """
+
+
+class ChannelClosedError(ChannelMisuseError):
+    """The server end was used after it was closed.
+
+    Raised when the server sends after its block ended or after
+    :meth:`ServerEnd.aclose`, and when it goes on sending after the client
+    closed the channel (a generator that ignores GeneratorExit).
+    """
+
+
+class WrongEventLoopError(ChannelMisuseError):
+    """A channel bound to one event loop was used from another one."""
+
+
+class ReplyPendingError(ChannelMisuseError):
+    """An end sent a value while it still waits for a reply.
+
+    This happens only after a call of the end was cancelled once its value
+    had been delivered: that value reached the peer, and the reply to it is
+    still owed. Receive it first with ``anext(end)`` or ``end.asend(None)``.
+    """
+
+
+class ServerCancelledError(ChannelError):
+    """The server was cancelled (or its coroutine closed) before it ended.
+
+    The client sees this instead of the server's own CancelledError, which
+    would read as the client's cancellation. The server's exception is the
+    ``__cause__``.
+    """
+
+
+class ClientClosedError(ChannelError):
+    """The client was closed before it asked for its first item.
+
+    Raised on entering ``async with channel.server()``: as with an async
+    generator closed before it started, the server block never runs.
+    """
+
+
+# --------------------------------------------------------------------------
+# Shared state
+# --------------------------------------------------------------------------
+
+_NOTHING: Any = object()  # the empty offer slot
+_END: Any = object()  # the server's outcome when it ended normally
+
+
+class _Thrown:
+    """A message that raises ``exc`` in the receiving end (``athrow``)."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _Side:
+    """One end's half of the handoff state."""
+
+    __slots__ = ("waiter", "inbox", "capacity", "offer", "owed", "running", "delivered")
+
+    def __init__(self, *, owed: bool) -> None:
+        # The future that the end's pending call awaits, or None.
+        self.waiter: asyncio.Future[None] | None = None
+        # Messages delivered to this end and not yet returned by a call.
+        self.inbox: list[Any] = []
+        # How many more messages the pending call accepts.
+        self.capacity = 0
+        # A message this end sent while the peer had no pending call.
+        self.offer: Any = _NOTHING
+        # This end sent a message and waits for the peer's reply.
+        self.owed = owed
+        self.running = False
+        self.delivered = 0
+
+    def must_receive(self) -> bool:
+        return self.owed or bool(self.inbox)
+
+
+def _wake(side: _Side) -> None:
+    waiter = side.waiter
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+class _Handoff:
+    """The state that the two ends of one channel share.
+
+    The ends are thin wrappers around it; it never refers to them, so an
+    abandoned client end can be garbage-collected.
+    """
+
+    __slots__ = (
+        "loop",
+        "client",
+        "server",
+        "client_state",
+        "server_state",
+        "outcome",
+        "exit_raised",
+        "thrown",
+        "awaiting_taker",
+        "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client = _Side(owed=False)
+        # The server's first call receives the client's first request.
+        self.server = _Side(owed=True)
+        self.client_state = "absent"  # absent, unstarted, started, closed
+        self.server_state = "absent"  # absent, entering, open, closed
+        # What the client's receive raises once its inbox is empty: None
+        # while the server is open, _END, or the server's exception.
+        self.outcome: Any = None
+        # GeneratorExit was raised in the server after the client closed.
+        self.exit_raised = False
+        # The last exception the client threw into the server.
+        self.thrown: BaseException | None = None
+        # The server waits for a client call before it takes an item.
+        self.awaiting_taker = False
+
+    def __repr__(self) -> str:
+        return f"client={self.client_state}, server={self.server_state}"
+
+    # -- call bookkeeping -------------------------------------------------
+
+    def begin(self, side: _Side, role: str, method: str) -> None:
+        """Check that a call may start on ``side`` and mark it running."""
+        if side.running:
+            raise AlreadyRunningError(
+                f"{method}(): the {role} end is already running a call in another "
+                f"task; an end serves one task at a time, as an async generator does"
+            )
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop = loop
+        elif self.loop is not loop:
+            raise WrongEventLoopError(
+                f"{method}(): this channel is bound to event loop {self.loop!r}, "
+                f"not to the running one; create the channel in the loop that uses it"
+            )
+        side.running = True
+
+    def send(self, sender: _Side, receiver: _Side, message: Any) -> None:
+        """Deliver ``message`` to the receiver's pending call, or offer it."""
+        sender.owed = True
+        waiter = receiver.waiter
+        if waiter is not None and receiver.capacity and not waiter.cancelled():
+            receiver.inbox.append(message)
+            sender.delivered += 1
+            receiver.capacity -= 1
+            if not waiter.done():
+                waiter.set_result(None)
+            if receiver.capacity and type(message) is not _Thrown:
+                # The pending call asks for more: that is the sender's reply.
+                sender.owed = False
+            else:
+                receiver.capacity = 0
+                receiver.owed = False
+        else:
+            sender.offer = message
+
+    def take_offer(self, receiver: _Side, sender: _Side) -> Any:
+        message = sender.offer
+        sender.offer = _NOTHING
+        sender.delivered += 1
+        receiver.owed = False
+        return message
+
+    async def wait(self, side: _Side, capacity: int) -> None:
+        """Wait until something happens that the pending call must see."""
+        assert self.loop is not None
+        waiter = side.waiter = self.loop.create_future()
+        side.capacity = capacity
+        try:
+            await waiter
+        finally:
+            side.waiter = None
+            side.capacity = 0
+
+    @staticmethod
+    def withdraw(side: _Side) -> None:
+        """Take back an offer that nobody took (CANCEL-SEND-UNTAKEN)."""
+        if side.offer is not _NOTHING:
+            side.offer = _NOTHING
+            side.owed = False
+
+    # -- the client's calls ---------------------------------------------
+
+    async def client_call(self, message: Any, count: int, method: str) -> list[Any]:
+        """Send ``message`` (unless a reply is owed) and receive 1..count messages."""
+        client, server = self.client, self.server
+        self.begin(client, "client", method)
+        try:
+            if self.client_state == "closed":
+                raise StopAsyncIteration
+            if client.must_receive():
+                if message is not None:
+                    raise ReplyPendingError(
+                        f"{method}(): the client's previous call was cancelled after "
+                        f"its value was delivered, and the reply to it is still owed; "
+                        f"receive it with anext() or asend(None) before sending again"
+                    )
+            elif self.outcome is None:
+                self.client_state = "started"
+                self.send(client, server, message)
+            return await self.client_receive(count)
+        except BaseException:
+            if client.offer is not _NOTHING:
+                self.withdraw(client)
+                if not client.delivered:
+                    # The first request was withdrawn: the client never started.
+                    self.client_state = "unstarted"
+            raise
+        finally:
+            client.running = False
+
+    async def client_receive(self, count: int) -> list[Any]:
+        client, server = self.client, self.server
+        while True:
+            if client.inbox:
+                messages = client.inbox[:count]
+                for index, message in enumerate(messages):
+                    if type(message) is _Thrown:
+                        # Items before it are returned; it raises on the next call.
+                        if index:
+                            count = index
+                            break
+                        del client.inbox[0]
+                        raise message.exc
+                del client.inbox[:count]
+                return messages[:count]
+            if server.offer is not _NOTHING:
+                message = self.take_offer(client, server)
+                if type(message) is _Thrown:
+                    raise message.exc
+                return [message]
+            if self.outcome is not None:
+                # Like an exhausted async generator, the client is closed
+                # once it has seen how the server ended.
+                self.client_state = "closed"
+                client.owed = False
+                if self.outcome is _END:
+                    raise StopAsyncIteration
+                raise self.outcome
+            if self.awaiting_taker:
+                _wake(server)
+            await self.wait(client, count)
+
+    async def client_throw(self, exc: BaseException) -> Any:
+        client = self.client
+        if self.client_state in ("absent", "unstarted"):
+            # An async generator that never started is closed by athrow(),
+            # which raises the exception at once (MIRROR-ATHROW-UNSTARTED).
+            self.begin(client, "client", "athrow")
+            client.running = False
+            self.close_client()
+            raise exc
+        if self.client_state == "closed":
+            # Like athrow() on an exhausted async generator.
+            self.begin(client, "client", "athrow")
+            client.running = False
+            return None
+        self.thrown = exc
+        return (await self.client_call(_Thrown(exc), 1, "athrow"))[0]
+
+    def close_client(self) -> None:
+        """End the client: the server gets GeneratorExit (or ClientClosedError)."""
+        if self.client_state == "closed":
+            return
+        self.client_state = "closed"
+        self.client.inbox.clear()
+        _wake(self.server)
+
+    async def client_aclose(self) -> None:
+        self.begin(self.client, "client", "aclose")
+        self.client.running = False
+        self.close_client()
+
+    # -- the server's calls ---------------------------------------------
+
+    async def server_enter(self) -> None:
+        server = self.server
+        self.begin(server, "server", "__aenter__")
+        self.server_state = "entering"
+        try:
+            while True:
+                if server.inbox:
+                    server.inbox.clear()
+                    server.owed = False
+                    break
+                if self.client.offer is not _NOTHING:
+                    self.take_offer(server, self.client)
+                    break
+                if self.client_state == "closed":
+                    self.server_state = "closed"
+                    raise ClientClosedError(
+                        "the client was closed before it asked for its first item, "
+                        "so the server block does not run; use a new Channel"
+                    )
+                await self.wait(server, 1)
+            self.server_state = "open"
+        except (asyncio.CancelledError, GeneratorExit) as exc:
+            self.finish_server(self.cancelled(exc))
+            raise
+        finally:
+            server.running = False
+
+    def check_server_open(self, method: str) -> None:
+        if self.server_state == "closed":
+            raise ChannelClosedError(
+                f"{method}(): the server end is closed (its async with block ended "
+                f"or aclose() was called); it cannot send any more"
+            )
+        if self.exit_raised:
+            raise ChannelClosedError(
+                f"{method}(): the client closed the channel and the server already "
+                f"got GeneratorExit; like an async generator, it must not send after "
+                f"that: let GeneratorExit end the server block"
+            )
+
+    def raise_exit(self) -> None:
+        self.exit_raised = True
+        raise GeneratorExit
+
+    async def server_call(self, message: Any, method: str) -> Any:
+        server, client = self.server, self.client
+        self.begin(server, "server", method)
+        try:
+            self.check_server_open(method)
+            if server.must_receive():
+                if message is not None:
+                    raise ReplyPendingError(
+                        f"{method}(): the server's previous call was cancelled after "
+                        f"its value was delivered, and the client's reply is still "
+                        f"owed; receive it with anext(server) or asend(None) first"
+                    )
+            elif self.client_state == "closed":
+                self.raise_exit()
+            else:
+                self.send(server, client, message)
+            return await self.server_receive()
+        except BaseException:
+            self.withdraw(server)
+            raise
+        finally:
+            server.running = False
+
+    async def server_receive(self) -> Any:
+        server, client = self.server, self.client
+        while True:
+            if server.inbox:
+                message = server.inbox.pop(0)
+            elif client.offer is not _NOTHING:
+                message = self.take_offer(server, client)
+            elif self.client_state == "closed":
+                self.raise_exit()
+            else:
+                await self.wait(server, 1)
+                continue
+            if type(message) is _Thrown:
+                raise message.exc
+            return message
+
+    async def server_write(self, items: Iterable[Any]) -> None:
+        server, client = self.server, self.client
+        self.begin(server, "server", "write_items")
+        try:
+            self.check_server_open("write_items")
+            if server.must_receive():
+                raise ReplyPendingError(
+                    "write_items(): the server's previous call was cancelled after its "
+                    "value was delivered; receive the reply with anext(server) first"
+                )
+            iterator = iter(items)
+            while True:
+                if self.client_state == "closed":
+                    self.raise_exit()
+                waiter = client.waiter
+                if waiter is None or not client.capacity or waiter.cancelled():
+                    # Pull no item before a taker is there, so that a
+                    # cancellation here loses nothing (WRITE-ITEMS-LAZY).
+                    self.awaiting_taker = True
+                    try:
+                        await self.wait(server, 0)
+                    finally:
+                        self.awaiting_taker = False
+                    continue
+                # Deliver while the pending call takes more, without
+                # returning to the event loop (WRITE-ITEMS-BATCH).
+                while not server.owed:
+                    try:
+                        item = next(iterator)
+                    except StopIteration:
+                        return
+                    self.send(server, client, item)
+                await self.server_receive()
+        finally:
+            server.running = False
+
+    async def server_throw(self, exc: BaseException) -> Any:
+        return await self.server_call(_Thrown(exc), "athrow")
+
+    def finish_server(self, outcome: Any) -> None:
+        self.server_state = "closed"
+        self.server.inbox.clear()
+        if self.outcome is None:
+            self.outcome = outcome
+        _wake(self.client)
+
+    def server_aclose(self) -> None:
+        if self.server.running:
+            raise AlreadyRunningError(
+                "aclose(): the server end has a call pending in another task; "
+                "wait for the tasks you delegated to before leaving the server block"
+            )
+        if self.server_state != "closed":
+            self.finish_server(_END)
+
+    def cancelled(self, exc: BaseException) -> ServerCancelledError:
+        error = ServerCancelledError(
+            "the server was cancelled before it ended the channel"
+            if isinstance(exc, asyncio.CancelledError)
+            else "the server's coroutine was closed before it ended the channel"
+        )
+        error.__cause__ = exc
+        return error
+
+    def server_exit(self, exc: BaseException | None) -> bool:
+        """Close the server when its block ends; True to swallow ``exc``."""
+        if exc is None:
+            self.server_aclose()
+            return False
+        if self.server.running:
+            self.server_aclose()  # raises AlreadyRunningError
+        if isinstance(exc, GeneratorExit) and self.client_state == "closed":
+            # The client closed the channel: the block ends quietly.
+            self.finish_server(_END)
+            return True
+        if exc is self.thrown:
+            # The client's own exception goes back to the client's athrow().
+            self.finish_server(exc)
+            return True
+        if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+            self.finish_server(self.cancelled(exc))
+        elif isinstance(exc, StopAsyncIteration):
+            error = RuntimeError("the server block raised StopAsyncIteration")
+            error.__cause__ = exc
+            self.finish_server(error)
+        else:
+            self.finish_server(exc)
+        return False
+
+
+# --------------------------------------------------------------------------
+# Ends
+# --------------------------------------------------------------------------
+
+
+class ClientEnd(AsyncGenerator[T, U]):
+    """The client end of a channel: behaves as an async generator object.
+
+    ``anext(client)`` and ``client.asend(value)`` send a request to the server
+    and return its next item; the server's block ending normally raises
+    StopAsyncIteration, its exception is raised as is (MIRROR-SERVER-ERROR),
+    and its cancellation raises :exc:`ServerCancelledError`.
+    ``client.athrow(exc)`` raises ``exc`` in the server's pending ``asend``;
+    ``client.aclose()`` raises GeneratorExit there, so that the producer's
+    ``async with`` block ends quietly, and returns without waiting for the
+    server to finish. A client end that is garbage-collected without being
+    closed is closed the same way, soon after (ABANDON-CLIENT-GC).
+    """
+
+    __slots__ = ("_handoff", "__weakref__")
+
+    def __init__(self, handoff: _Handoff) -> None:
+        self._handoff = handoff
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._handoff!r}>"
+
+    @property
+    def delivered(self) -> int:
+        """How many requests of this end have reached the server."""
+        return self._handoff.client.delivered
+
+    def __aiter__(self) -> ClientEnd[T, U]:
+        return self
+
+    async def __anext__(self) -> T:
+        return (await self._handoff.client_call(None, 1, "__anext__"))[0]  # type: ignore[no-any-return]
+
+    async def asend(self, value: U) -> T:
+        """Send ``value`` as the reply to the last item and return the next item.
+
+        The first call must send None, as with an async generator; after a
+        call that was cancelled once its value was delivered, the next call
+        must send None too, and returns the reply to that value.
+        """
+        handoff = self._handoff
+        if value is not None and handoff.client_state in ("absent", "unstarted"):
+            raise TypeError("can't send non-None value to a just-started channel client")
+        return (await handoff.client_call(value, 1, "asend"))[0]  # type: ignore[no-any-return]
+
+    @overload
+    async def athrow(
+        self, typ: type[BaseException], val: BaseException | object = None, tb: TracebackType | None = None, /
+    ) -> T: ...
+
+    @overload
+    async def athrow(self, typ: BaseException, val: None = None, tb: TracebackType | None = None, /) -> T: ...
+
+    async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
+        """Raise an exception in the server's pending call; return its next item."""
+        return await self._handoff.client_throw(_make_exception(typ, val, tb))
+
+    async def aclose(self) -> None:
+        """Close the client; the server's pending or next call raises GeneratorExit."""
+        await self._handoff.client_aclose()
+
+    def __del__(self) -> None:
+        handoff = self._handoff
+        if handoff.client_state == "closed":
+            return
+        loop = handoff.loop
+        if loop is None:
+            handoff.close_client()
+        elif not loop.is_closed():
+            # A finalizer may run in the middle of the handoff's own code:
+            # close from the event loop instead (ABANDON-CLIENT-GC).
+            loop.call_soon_threadsafe(handoff.close_client)
+
+
+class ServerEnd(AsyncGenerator[U, T]):
+    """The server end of a channel, given by ``async with channel.server()``.
+
+    The server block is the body of an async generator: ``await
+    server.asend(item)`` is ``yield item``. It returns once the client took
+    the item and came back with its next request, and returns what that
+    request sent (None for ``anext``). The end can be passed to other
+    coroutines to delegate production (one task at a time).
+    """
+
+    __slots__ = ("_handoff",)
+
+    def __init__(self, handoff: _Handoff) -> None:
+        self._handoff = handoff
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._handoff!r}>"
+
+    @property
+    def delivered(self) -> int:
+        """How many items of this end have reached the client.
+
+        Compare it before and after a call that raised to learn whether the
+        call's value was delivered.
+        """
+        return self._handoff.server.delivered
+
+    def __aiter__(self) -> ServerEnd[U, T]:
+        return self
+
+    async def __anext__(self) -> U:
+        return await self._handoff.server_call(None, "__anext__")  # type: ignore[no-any-return]
+
+    async def asend(self, value: T) -> U:
+        """Hand ``value`` to the client and return the client's next request.
+
+        Raises GeneratorExit when the client closed the channel, and the
+        exception the client threw with ``athrow``.
+        """
+        return await self._handoff.server_call(value, "asend")  # type: ignore[no-any-return]
+
+    @overload
+    async def athrow(
+        self, typ: type[BaseException], val: BaseException | object = None, tb: TracebackType | None = None, /
+    ) -> U: ...
+
+    @overload
+    async def athrow(self, typ: BaseException, val: None = None, tb: TracebackType | None = None, /) -> U: ...
+
+    async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
+        """Raise an exception in the client's pending call; return its next request."""
+        return await self._handoff.server_throw(_make_exception(typ, val, tb))
+
+    async def aclose(self) -> None:
+        """End the channel: the client's pending or next call raises StopAsyncIteration."""
+        self._handoff.server_aclose()
+
+
+class StreamClientEnd(ClientEnd[T, None]):
+    """The reading end of a :class:`StreamChannel`."""
+
+    __slots__ = ()
+
+    async def read_once(self) -> T:
+        """Return the next item; raise StopAsyncIteration at the end of the stream."""
+        return (await self._handoff.client_call(None, 1, "read_once"))[0]  # type: ignore[no-any-return]
+
+    async def read_items(self, n: int) -> list[T]:
+        """Return the next 1 to ``n`` items, in order.
+
+        Waits for the first item only, and takes the ones that the writer
+        hands over before this task resumes, without a return to the event
+        loop per item (READ-ITEMS-BATCH). At the end of the stream, a call
+        returns what it got, and the next one raises StopAsyncIteration.
+        """
+        if n < 1:
+            raise ValueError(f"read_items(): n must be at least 1, not {n!r}")
+        return await self._handoff.client_call(None, n, "read_items")
+
+
+class StreamServerEnd(ServerEnd[None, T]):
+    """The writing end of a :class:`StreamChannel`."""
+
+    __slots__ = ()
+
+    async def write_items(self, items: Iterable[T]) -> None:
+        """Send every item of ``items``, taking each one only when a reader wants it.
+
+        Any iterable works, unsized iterators and generators included: no
+        item is pulled before the reader asks for it, so a cancelled call
+        loses none (WRITE-ITEMS-LAZY), and items that a pending
+        ``read_items`` call can take are handed over without a return to the
+        event loop (WRITE-ITEMS-BATCH). Returns after the reader came back
+        for more after the last item, as a loop of ``asend`` would.
+        """
+        await self._handoff.server_write(items)
+
+
+def _make_exception(typ: Any, val: Any, tb: Any) -> BaseException:
+    if isinstance(typ, BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        exc = typ
+    elif isinstance(typ, type) and issubclass(typ, BaseException):
+        exc = val if isinstance(val, typ) else typ() if val is None else typ(val)
+    else:
+        raise TypeError(f"exceptions must be classes or instances deriving from BaseException, not {type(typ).__name__}")
+    if tb is not None:
+        exc = exc.with_traceback(tb)
+    return exc
+
+
+S = TypeVar("S", bound=ServerEnd[Any, Any])
+
+
+# --------------------------------------------------------------------------
+# Channels
+# --------------------------------------------------------------------------
+
+
+class ServerBlock(Generic[S]):
+    """The async context manager that ``Channel.server()`` returns.
+
+    Entering it waits until the client asks for its first item and gives the
+    server end; leaving it closes the server end (SERVER-BLOCK-EXIT).
+    """
+
+    __slots__ = ("_end",)
+
+    def __init__(self, end: S) -> None:
+        self._end = end
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._end._handoff!r}>"
+
+    async def __aenter__(self) -> S:
+        await self._end._handoff.server_enter()
+        return self._end
+
+    async def __aexit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        # Never suspends: a coroutine closed by the garbage collector must
+        # still be able to close its server (ABANDON-SERVER).
+        return self._end._handoff.server_exit(exc)
+
+
+class Channel(Generic[T, U]):
+    """A rendezvous channel: a client end yields the ``T`` items that the
+    server end sends, and sends back ``U`` replies.
+
+    ``client()`` returns the client end, an :class:`AsyncGenerator[T, U]
+    <collections.abc.AsyncGenerator>`. ``server()`` returns an async context
+    manager whose entry waits until the client asks for its first item and
+    gives the server end, an ``AsyncGenerator[U, T]``; leaving the block
+    closes the server end, and the client gets StopAsyncIteration.
+
+    Each channel has one client and one server, bound to one event loop at
+    first use; asking for a second one raises :exc:`ChannelInUseError`.
+    """
+
+    __slots__ = ("_handoff",)
+
+    _client_type: type[ClientEnd[Any, Any]] = ClientEnd
+    _server_type: type[ServerEnd[Any, Any]] = ServerEnd
+
+    def __init__(self) -> None:
+        self._handoff = _Handoff()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._handoff!r}>"
+
+    def client(self) -> ClientEnd[T, U]:
+        """Return the client end; a channel has exactly one."""
+        handoff = self._handoff
+        if handoff.client_state != "absent":
+            raise ChannelInUseError(
+                "client(): this channel already has a client; a channel connects "
+                "one client and one server: create another Channel"
+            )
+        handoff.client_state = "unstarted"
+        return self._client_type(handoff)
+
+    def server(self) -> ServerBlock[ServerEnd[U, T]]:
+        """Return the server block: ``async with channel.server() as server:``."""
+        handoff = self._handoff
+        if handoff.server_state != "absent":
+            raise ChannelInUseError(
+                "server(): this channel already has a server; a channel connects "
+                "one client and one server: create another Channel"
+            )
+        handoff.server_state = "entering"
+        return ServerBlock(self._server_type(handoff))
+
+
+class StreamChannel(Channel[T, None]):
+    """A one-way channel of ``T`` items with bulk reading and writing.
+
+    Its client end adds ``read_once()`` and ``read_items(n)``; its server end
+    adds ``write_items(iterable)``.
+    """
+
+    __slots__ = ()
+
+    _client_type = StreamClientEnd
+    _server_type = StreamServerEnd
+
+    def client(self) -> StreamClientEnd[T]:
+        """Return the reading end; a stream channel has exactly one."""
+        return super().client()  # type: ignore[return-value]
+
+    def server(self) -> ServerBlock[StreamServerEnd[T]]:  # type: ignore[override]
+        """Return the writing block: ``async with stream.server() as writer:``."""
+        return super().server()  # type: ignore[return-value]
+
