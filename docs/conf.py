@@ -1,0 +1,60 @@
+"""Sphinx configuration: html with the furo theme, and the doctest builder.
+
+Builds offline: no intersphinx, no Graphviz; the state diagram is SVG drawn
+in Python by ``_ext/protocol.py`` from ``spec/model.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+# channels.py and spec/ are imported from this checkout, never from site-packages.
+sys.path[:0] = [str(ROOT), str(DOCS / "_ext")]
+
+import channels  # noqa: E402
+
+project = "channels"
+author = "The channels maintainers"
+copyright = "the channels maintainers"  # noqa: A001
+release = version = channels.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.doctest",
+    "protocol",
+    "includes",
+]
+
+exclude_patterns = ["_build", "_placeholder", "Thumbs.db", ".DS_Store"]
+templates_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["channels.css"]
+html_theme = "furo"
+html_title = f"channels {release}"
+html_show_sourcelink = False
+pygments_style = "sphinx"
+pygments_dark_style = "monokai"
+
+# -- autodoc --------------------------------------------------------------------
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_typehints_format = "short"
+autodoc_preserve_defaults = True
+autodoc_default_options = {"members": True, "show-inheritance": True}
+
+# -- doctest: every snippet of the tutorial and the recipes runs ----------------
+# The seed's simplex example imports Foo from examples/foo.py.
+doctest_path = [str(ROOT), str(ROOT / "examples")]
+doctest_global_setup = """
+import asyncio
+import sys
+"""
+doctest_test_doctest_blocks = ""  # only the explicit testcode/testoutput pairs
+
+# -- the protocol pages (_ext/protocol.py) --------------------------------------
+protocol_root = str(ROOT)
+protocol_model = "spec.model"
+protocol_test_dirs = ["tests", "spec"]
