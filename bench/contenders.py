@@ -1,0 +1,531 @@
+"""Each contender's producer and consumer for every workload it takes part in.
+
+A workload builder returns the coroutine functions of one pair (a producer and
+a consumer, or a single consumer when there is no handoff), which the runner
+starts as tasks. Every pair waits at the gate once it is ready to move items,
+so that the clock starts when every pair is set up, and each consumer checks
+that it received every item (``Gate.expect``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Protocol
+
+Side = Callable[[], Coroutine[Any, Any, None]]
+
+CHANNEL = "Channel"
+CHANNEL_COPY = "Channel (a second copy)"
+STREAM = "StreamChannel read_items(k)"
+FUTURES = "two futures (floor)"
+ASYNC_GENERATOR = "async generator (one task)"
+QUEUE = "asyncio.Queue(1)"
+TRIO = "trio memory channel(0)"
+ANYIO = "anyio memory stream(0)"
+SAV = "sav.channels 0.4 Channel"
+SAV_STREAM = "sav.channels 0.4 StreamChannel read_items(k)"
+
+
+class DeliveryError(AssertionError):
+    """A consumer did not receive exactly the items its producer sent."""
+
+
+class Event(Protocol):
+    def set(self) -> None: ...
+    async def wait(self) -> Any: ...
+
+
+class Gate:
+    """Holds every pair back until all of them are ready, then lets them go."""
+
+    def __init__(self, pairs: int, ready: Event, opened: Event) -> None:
+        self.pairs = pairs
+        self.ready = ready
+        self.opened = opened
+        self.waiting = 0
+
+    async def wait(self) -> None:
+        self.waiting += 1
+        if self.waiting == self.pairs:
+            self.ready.set()
+        await self.opened.wait()
+
+    @staticmethod
+    def expect(received: int, sent: int) -> None:
+        if received != sent:
+            raise DeliveryError(f"the consumer received a total of {received}, the producer sent {sent}")
+
+
+def total(items: int) -> int:
+    """The sum of the items 1..items that every workload sends."""
+    return items * (items + 1) // 2
+
+
+# Builders: (gate, items) for simplex and pairs, (gate, rounds) for duplex,
+# (gate, depth, items) for delegation, (gate, batch, items) for stream.
+Simplex = Callable[[Gate, int], list[Side]]
+Duplex = Callable[[Gate, int], list[Side]]
+Delegation = Callable[[Gate, int, int], list[Side]]
+Stream = Callable[[Gate, int, int], list[Side]]
+Lifecycle = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Contender:
+    name: str
+    loops: tuple[str, ...]
+    simplex: Simplex | None = None
+    duplex: Duplex | None = None
+    delegation: Delegation | None = None
+    stream: Stream | None = None
+    stream_batches: tuple[int, ...] = ()
+    lifecycle: Lifecycle | None = None
+    # Whether it takes part in the 1 / 100 / 10,000 concurrent pairs workload.
+    pairs: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+async def _nested(depth: int, send: Callable[[int], Awaitable[Any]], items: int) -> None:
+    """Send the items from ``depth`` coroutines below the caller."""
+    if depth > 1:
+        await _nested(depth - 1, send, items)
+        return
+    for item in range(1, items + 1):
+        await send(item)
+
+
+# -- our Channel (channels.py, or a second copy of it) ----------------------
+
+
+def channel(module: ModuleType, name: str) -> Contender:
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        return delegation(gate, 1, items)
+
+    def delegation(gate: Gate, depth: int, items: int) -> list[Side]:
+        channel = module.Channel()
+
+        async def produce() -> None:
+            async with channel.server() as server:
+                await gate.wait()
+                await _nested(depth, server.asend, items)
+
+        async def consume() -> None:
+            received = 0
+            async for item in channel.client():
+                received += item
+            gate.expect(received, total(items))
+
+        return [produce, consume]
+
+    def duplex(gate: Gate, rounds: int) -> list[Side]:
+        channel = module.Channel()
+
+        async def serve() -> None:
+            value = 0
+            async with channel.server() as server:
+                await gate.wait()
+                for _ in range(rounds):
+                    value = await server.asend(value + 1)
+            gate.expect(value, rounds)
+
+        async def echo() -> None:
+            client = channel.client()
+            try:
+                value = await client.asend(None)
+                while True:
+                    value = await client.asend(value)
+            except StopAsyncIteration:
+                pass
+
+        return [serve, echo]
+
+    def stream(gate: Gate, batch: int, items: int) -> list[Side]:
+        stream = module.StreamChannel()
+
+        async def write() -> None:
+            async with stream.server() as writer:
+                await gate.wait()
+                await writer.write_items(range(1, items + 1))
+
+        async def read() -> None:
+            reader = stream.client()
+            received = 0
+            try:
+                while True:
+                    for item in await reader.read_items(batch):
+                        received += item
+            except StopAsyncIteration:
+                pass
+            gate.expect(received, total(items))
+
+        return [write, read]
+
+    async def lifecycle() -> None:
+        channel = module.Channel()
+
+        async def produce() -> None:
+            async with channel.server() as server:
+                await server.asend(1)
+
+        task = asyncio.create_task(produce())
+        async for _ in channel.client():
+            pass
+        await task
+
+    return Contender(
+        name,
+        ("asyncio", "uvloop"),
+        simplex=simplex,
+        duplex=duplex,
+        delegation=delegation,
+        stream=stream,
+        lifecycle=lifecycle,
+        pairs=True,
+    )
+
+
+def stream_channel(module: ModuleType) -> Contender:
+    whole = channel(module, STREAM)
+    return Contender(STREAM, ("asyncio", "uvloop"), stream=whole.stream, stream_batches=(1, 10, 100, 1000))
+
+
+# -- two bare futures: the handoff floor ------------------------------------
+
+
+class _FutureLink:
+    """One future per direction: the consumer's request, the producer's item.
+
+    It mirrors a channel's protocol with nothing else: the producer answers a
+    request with an item and waits for the next request, as ``asend`` does.
+    """
+
+    __slots__ = ("item", "request")
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.request: asyncio.Future[Any] = loop.create_future()
+        self.item: asyncio.Future[Any] = loop.create_future()
+
+    async def first_request(self) -> Any:
+        return await self.request
+
+    async def asend(self, item: Any) -> Any:
+        """Answer the pending request with ``item``; return the next request."""
+        request = self.request = asyncio.get_running_loop().create_future()
+        self.item.set_result(item)
+        return await request
+
+    def close(self) -> None:
+        self.item.set_result(None)
+
+    async def receive(self, request: Any) -> Any:
+        """Send ``request``; return the producer's item (None at the end)."""
+        item = self.item = asyncio.get_running_loop().create_future()
+        self.request.set_result(request)
+        return await item
+
+
+def futures() -> Contender:
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        return delegation(gate, 1, items)
+
+    def delegation(gate: Gate, depth: int, items: int) -> list[Side]:
+        link = _FutureLink()
+
+        async def produce() -> None:
+            await link.first_request()
+            await gate.wait()
+            await _nested(depth, link.asend, items)
+            link.close()
+
+        async def consume() -> None:
+            received = 0
+            while (item := await link.receive(None)) is not None:
+                received += item
+            gate.expect(received, total(items))
+
+        return [produce, consume]
+
+    def duplex(gate: Gate, rounds: int) -> list[Side]:
+        link = _FutureLink()
+
+        async def serve() -> None:
+            value = 0
+            await link.first_request()
+            await gate.wait()
+            for _ in range(rounds):
+                value = await link.asend(value + 1)
+            link.close()
+            gate.expect(value, rounds)
+
+        async def echo() -> None:
+            value = await link.receive(None)
+            while value is not None:
+                value = await link.receive(value)
+
+        return [serve, echo]
+
+    async def lifecycle() -> None:
+        link = _FutureLink()
+
+        async def produce() -> None:
+            await link.first_request()
+            await link.asend(1)
+            link.close()
+
+        task = asyncio.create_task(produce())
+        while await link.receive(None) is not None:
+            pass
+        await task
+
+    return Contender(
+        FUTURES,
+        ("asyncio", "uvloop"),
+        simplex=simplex,
+        duplex=duplex,
+        delegation=delegation,
+        lifecycle=lifecycle,
+        pairs=True,
+    )
+
+
+# -- a native async generator in one task: no handoff ----------------------
+
+
+async def _generate(items: int) -> AsyncIterator[int]:
+    for item in range(1, items + 1):
+        yield item
+
+
+async def _relay(source: AsyncIterator[int]) -> AsyncIterator[int]:
+    async for item in source:
+        yield item
+
+
+def async_generator() -> Contender:
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        return delegation(gate, 1, items)
+
+    def delegation(gate: Gate, depth: int, items: int) -> list[Side]:
+        # An async generator cannot hand its body down to a coroutine: each
+        # extra level is a generator that re-yields every item.
+        async def consume() -> None:
+            source = _generate(items)
+            for _ in range(depth - 1):
+                source = _relay(source)
+            await gate.wait()
+            received = 0
+            async for item in source:
+                received += item
+            gate.expect(received, total(items))
+
+        return [consume]
+
+    def duplex(gate: Gate, rounds: int) -> list[Side]:
+        async def serve() -> AsyncGenerator[int, int]:
+            value = 0
+            for _ in range(rounds):
+                value = yield value + 1
+            gate.expect(value, rounds)
+
+        async def echo() -> None:
+            server = serve()
+            await gate.wait()
+            try:
+                value = await anext(server)
+                while True:
+                    value = await server.asend(value)
+            except StopAsyncIteration:
+                pass
+
+        return [echo]
+
+    def stream(gate: Gate, batch: int, items: int) -> list[Side]:
+        return delegation(gate, 1, items)
+
+    async def lifecycle() -> None:
+        async for _ in _generate(1):
+            pass
+
+    return Contender(
+        ASYNC_GENERATOR,
+        ("asyncio", "uvloop"),
+        simplex=simplex,
+        duplex=duplex,
+        delegation=delegation,
+        stream=stream,
+        stream_batches=(1,),
+        lifecycle=lifecycle,
+    )
+
+
+# -- asyncio.Queue(maxsize=1) -------------------------------------------------
+
+
+def queue() -> Contender:
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        queue: asyncio.Queue[int | None] = asyncio.Queue(maxsize=1)
+
+        async def produce() -> None:
+            await gate.wait()
+            for item in range(1, items + 1):
+                await queue.put(item)
+            await queue.put(None)
+
+        async def consume() -> None:
+            received = 0
+            while (item := await queue.get()) is not None:
+                received += item
+            gate.expect(received, total(items))
+
+        return [produce, consume]
+
+    def duplex(gate: Gate, rounds: int) -> list[Side]:
+        to_client: asyncio.Queue[int | None] = asyncio.Queue(maxsize=1)
+        to_server: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+
+        async def serve() -> None:
+            value = 0
+            await gate.wait()
+            for _ in range(rounds):
+                await to_client.put(value + 1)
+                value = await to_server.get()
+            await to_client.put(None)
+            gate.expect(value, rounds)
+
+        async def echo() -> None:
+            while (value := await to_client.get()) is not None:
+                await to_server.put(value)
+
+        return [serve, echo]
+
+    async def lifecycle() -> None:
+        queue: asyncio.Queue[int | None] = asyncio.Queue(maxsize=1)
+
+        async def produce() -> None:
+            await queue.put(1)
+            await queue.put(None)
+
+        task = asyncio.create_task(produce())
+        while await queue.get() is not None:
+            pass
+        await task
+
+    return Contender(
+        QUEUE, ("asyncio", "uvloop"), simplex=simplex, duplex=duplex, lifecycle=lifecycle, pairs=True
+    )
+
+
+# -- trio's and anyio's memory channels (capacity 0) ------------------------
+
+
+def memory_channel(name: str, loops: tuple[str, ...], open_channel: Callable[[], Any]) -> Contender:
+    """trio.open_memory_channel(0) and anyio.create_memory_object_stream(0) share one API."""
+
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        send, receive = open_channel()
+
+        async def produce() -> None:
+            async with send:
+                await gate.wait()
+                for item in range(1, items + 1):
+                    await send.send(item)
+
+        async def consume() -> None:
+            received = 0
+            async with receive:
+                async for item in receive:
+                    received += item
+            gate.expect(received, total(items))
+
+        return [produce, consume]
+
+    def duplex(gate: Gate, rounds: int) -> list[Side]:
+        to_client, from_server = open_channel()
+        to_server, from_client = open_channel()
+
+        async def serve() -> None:
+            value = 0
+            async with to_client, from_client:
+                await gate.wait()
+                for _ in range(rounds):
+                    await to_client.send(value + 1)
+                    value = await from_client.receive()
+            gate.expect(value, rounds)
+
+        async def echo() -> None:
+            async with from_server, to_server:
+                async for value in from_server:
+                    await to_server.send(value)
+
+        return [serve, echo]
+
+    return Contender(name, loops, simplex=simplex, duplex=duplex)
+
+
+def trio_channel(trio: ModuleType) -> Contender:
+    return memory_channel(TRIO, ("trio",), lambda: trio.open_memory_channel(0))
+
+
+def anyio_stream(anyio: ModuleType) -> Contender:
+    contender = memory_channel(ANYIO, ("asyncio", "uvloop"), lambda: anyio.create_memory_object_stream(0))
+
+    async def lifecycle() -> None:
+        send, receive = anyio.create_memory_object_stream(0)
+
+        async def produce() -> None:
+            async with send:
+                await send.send(1)
+
+        task = asyncio.create_task(produce())
+        async with receive:
+            async for _ in receive:
+                pass
+        await task
+
+    contender.lifecycle = lifecycle
+    return contender
+
+
+# -- sav.channels 0.4 (the PyPI package, called, never copied) --------------
+
+
+def sav_channel(sav: ModuleType) -> Contender:
+    contender = channel(sav, SAV)
+    contender.pairs = False
+    return contender
+
+
+def sav_stream(sav: ModuleType) -> Contender:
+    closed = sav.abc.ChannelClosed
+
+    def stream(gate: Gate, batch: int, items: int) -> list[Side]:
+        stream = sav.StreamChannel()
+
+        async def write() -> None:
+            async with stream.server() as writer:
+                await gate.wait()
+                await writer.write_items(range(1, items + 1))
+
+        async def read() -> None:
+            reader = stream.client()
+            received = 0
+            try:
+                while True:
+                    for item in await reader.read_items(batch):
+                        received += item
+            except closed:
+                pass
+            gate.expect(received, total(items))
+
+        return [write, read]
+
+    return Contender(
+        SAV_STREAM,
+        ("asyncio", "uvloop"),
+        stream=stream,
+        stream_batches=(1, 10, 100, 1000),
+    )

@@ -1,0 +1,66 @@
+"""Memory per idle channel, traced by tracemalloc."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import tracemalloc
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from bench import contenders
+
+CHANNEL_WITH_ENDS = "Channel with client() and server() taken"
+CHANNEL_ALONE = "Channel()"
+QUEUE = "asyncio.Queue(1)"
+
+
+def idle_bytes(make: Callable[[], Any], count: int) -> float:
+    """Bytes allocated per object that ``make`` returns, not counting a returned tuple."""
+    make()  # first-use caches are not the channel's cost
+    holder: list[Any] = [None] * count
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for index in range(count):
+            holder[index] = make()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    wrapper = sys.getsizeof(holder[0]) if isinstance(holder[0], tuple) else 0
+    return (after - before) / count - wrapper
+
+
+def measure_memory(count: int, optional: dict[str, ModuleType | None]) -> dict[str, float]:
+    """Bytes per idle channel of each kind, created inside a running asyncio loop."""
+    import channels
+
+    def channel_with_ends() -> tuple[Any, ...]:
+        channel: channels.Channel[Any, Any] = channels.Channel()
+        return channel, channel.client(), channel.server()
+
+    kinds: dict[str, Callable[[], Any]] = {
+        CHANNEL_ALONE: channels.Channel,
+        CHANNEL_WITH_ENDS: channel_with_ends,
+        "StreamChannel()": channels.StreamChannel,
+        QUEUE: lambda: asyncio.Queue(maxsize=1),
+    }
+    if trio := optional.get("trio"):
+        kinds[contenders.TRIO] = lambda: trio.open_memory_channel(0)
+    if anyio := optional.get("anyio"):
+        kinds[contenders.ANYIO] = lambda: anyio.create_memory_object_stream(0)
+    if sav := optional.get("sav.channels"):
+
+        def sav_with_ends() -> tuple[Any, ...]:
+            channel = sav.Channel()
+            return channel, channel.client(), channel.server()
+
+        kinds[f"{contenders.SAV} with client() and server() taken"] = sav_with_ends
+
+    async def measure_all() -> dict[str, float]:
+        return {name: idle_bytes(make, count) for name, make in kinds.items()}
+
+    return asyncio.run(measure_all())
