@@ -722,41 +722,86 @@ def _compact(events: list[str]) -> list[str]:
     return [f"{k} {' | '.join(v)}" if v else k for k, v in lines.items()]
 
 
-def _layers(names: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
-    """Longest-path layering after turning the back edges of a DFS around."""
+def _components(names: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan), each in the order of ``names``."""
     succ: dict[str, list[str]] = {n: [] for n in names}
     for a, b in edges:
         succ[a].append(b)
-    state: dict[str, int] = {}
-    forward: list[tuple[str, str]] = []
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
 
-    def dfs(v: str) -> None:
-        state[v] = 1
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
         for w in succ[v]:
-            if state.get(w) == 1:
-                continue  # a back edge: ignored for the ranking
-            forward.append((v, w))
-            if w not in state:
-                dfs(w)
-        state[v] = 2
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            found.append(sorted(component, key=names.index))
 
     for name in names:
-        if name not in state:
-            dfs(name)
-    rank = {n: 0 for n in names}
-    for _ in names:
-        for a, b in forward:
-            rank[b] = max(rank[b], rank[a] + 1)
-    return rank
+        if name not in index:
+            visit(name)
+    return sorted(found, key=lambda c: names.index(c[0]))
+
+
+def _circle_order(component: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    """The order around a circle with the fewest crossing arrows (then the shortest).
+
+    The first state stays first (at the top); small components are solved by
+    trying every order, larger ones keep the order of STATES.
+    """
+    if len(component) > 8:
+        return component
+    from itertools import permutations
+
+    members = set(component)
+    chords = list({tuple(sorted((a, b))) for a, b in edges if a in members and b in members and a != b})
+    best, best_cost = component, None
+    k = len(component)
+    for rest in permutations(component[1:]):
+        order = (component[0], *rest)
+        at = {n: i for i, n in enumerate(order)}
+        spans = [tuple(sorted((at[a], at[b]))) for a, b in chords]
+        crossings = sum(
+            1
+            for i, (a, b) in enumerate(spans)
+            for c, d in spans[i + 1 :]
+            if a < c < b < d or c < a < d < b
+        )
+        length = sum(min(b - a, k - (b - a)) for a, b in spans)
+        cost = (crossings, length)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = list(order), cost
+    return best
 
 
 def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
-    """Draw the states in layers, top to bottom, and one arrow per (source, target).
+    """Draw the states and one arrow per (source, target) pair.
 
+    The states that can reach each other (a strongly connected component:
+    the handoff's turns) sit on an ellipse, in the order of STATES, and
+    their arrows carry their events. The states that the handoff leaves for
+    good sit in layers below, and the arrows into them are dashed, without
+    labels (hover one for its events; the transition table has them all).
     The first state is the initial one (an entry arrow points at it); states
     that no transition leaves are final (double border). Transitions that
-    keep the state are not drawn as arrows: the state shows how many there
-    are, and lists them when hovered, as arrows list all their events.
+    keep the state are not drawn: the state shows their number (↻) and
+    lists them when hovered.
     """
     names = list(states)
     pairs: dict[tuple[str, str], list[tuple[int, str]]] = {}
@@ -766,28 +811,47 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
             loops[t.source].append((number, t.event))
         else:
             pairs.setdefault((t.source, t.target), []).append((number, t.event))
-    rank = _layers(names, list(pairs))
-    depth = max(rank.values(), default=0) + 1
-    rows: list[list[str]] = [[n for n in names if rank[n] == r] for r in range(depth)]
-    # Barycentre sweeps: order each layer by the mean position of its neighbours.
-    neighbours: dict[str, list[str]] = {n: [] for n in names}
-    for a, b in pairs:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    for _ in range(6):
-        order = {n: (i - (len(row) - 1) / 2) for row in rows for i, n in enumerate(row)}
-        for row in rows:
-            row.sort(key=lambda n: sum(order[m] for m in neighbours[n]) / len(neighbours[n]) if neighbours[n] else order[n])
-
+    components = _components(names, list(pairs))
+    component_of = {n: i for i, c in enumerate(components) for n in c}
+    # Layers of the condensation, by longest path.
+    layer = [0] * len(components)
+    for _ in components:
+        for a, b in pairs:
+            ca, cb = component_of[a], component_of[b]
+            if ca != cb:
+                layer[cb] = max(layer[cb], layer[ca] + 1)
     box = {n: (max(len(n) * 8.6 + 30, 100.0), 36.0) for n in names}
-    gap_x, gap_y = 150.0, 150.0
     pos: dict[str, tuple[float, float]] = {}
-    for r, row in enumerate(rows):
-        total = sum(box[n][0] for n in row) + gap_x * (len(row) - 1)
+    sizes: list[tuple[float, float]] = []  # width, height of each component
+    local: dict[str, tuple[float, float]] = {}
+    for component in components:
+        if len(component) == 1:
+            local[component[0]] = (0.0, 0.0)
+            sizes.append(box[component[0]])
+            continue
+        component = _circle_order(component, list(pairs))
+        k = len(component)
+        rx, ry = max(300.0, 56.0 * k), max(200.0, 38.0 * k)
+        for i, name in enumerate(component):
+            angle = -math.pi / 2 + 2 * math.pi * i / k
+            local[name] = (rx * math.cos(angle), ry * math.sin(angle))
+        sizes.append((2 * rx + max(box[n][0] for n in component), 2 * ry + 36.0))
+    y = 0.0
+    for level in range(max(layer, default=0) + 1):
+        members = [i for i in range(len(components)) if layer[i] == level]
+        if not members:
+            continue
+        gap = 120.0
+        total = sum(sizes[i][0] for i in members) + gap * (len(members) - 1)
+        height = max(sizes[i][1] for i in members)
         x = -total / 2
-        for n in row:
-            pos[n] = (x + box[n][0] / 2, r * gap_y)
-            x += box[n][0] + gap_x
+        for i in members:
+            cx, cy = x + sizes[i][0] / 2, y + height / 2
+            for name in components[i]:
+                pos[name] = (cx + local[name][0], cy + local[name][1])
+            x += sizes[i][0] + gap
+        y += height + 130.0
+    rank = {n: layer[component_of[n]] for n in names}
 
     shapes: list[str] = []
     labels: list[str] = []
@@ -810,27 +874,24 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
         w2, h2 = box[dst]
         dx, dy = x2 - x1, y2 - y1
         length = math.hypot(dx, dy) or 1.0
-        span = abs(rank[dst] - rank[src])
-        # Bow each arrow to its right, so that the two directions of a pair
-        # separate; arrows that skip layers or go up bow more, around the
-        # states in between.
-        bow = 0.12 * length
+        inner = component_of[src] == component_of[dst]
+        # Bow each arrow to its right, so that the two directions of a pair separate.
+        bow = 0.12 * length if inner else 0.06 * length
         if (dst, src) in pairs:
             bow = max(bow, 40.0)
-        if span > 1 or rank[dst] <= rank[src]:
-            bow = max(bow, 0.22 * length)
         cx = (x1 + x2) / 2 + dy / length * bow
         cy = (y1 + y2) / 2 - dx / length * bow
         sx, sy = _clip(x1, y1, w1 / 2 + 2, h1 / 2 + 2, cx, cy)
         ex, ey = _clip(x2, y2, w2 / 2 + 4, h2 / 2 + 4, cx, cy)
         tip = f"{src} → {dst}:\n" + "\n".join(f"{n}. {e}" for n, e in events)
         shapes.append(
-            f'<path class="edge" d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}" '
-            f'marker-end="url(#arrow)"><title>{escape(tip)}</title></path>'
+            f'<path class="edge{"" if inner else " exit"}" d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} '
+            f'{ex:.1f},{ey:.1f}" marker-end="url(#arrow)"><title>{escape(tip)}</title></path>'
         )
-        mx = 0.25 * sx + 0.5 * cx + 0.25 * ex
-        my = 0.25 * sy + 0.5 * cy + 0.25 * ey
-        label(mx, my, _compact([e for _, e in events]), tip)
+        if inner:
+            mx = 0.25 * sx + 0.5 * cx + 0.25 * ex
+            my = 0.25 * sy + 0.5 * cy + 0.25 * ey
+            label(mx, my, _compact([e for _, e in events]), tip)
 
     leaving = {t.source for t in transitions if t.target != t.source}
     for i, name in enumerate(names):
@@ -872,6 +933,7 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
     style = (
         "svg.protocol{max-width:100%;height:auto;font-family:var(--font-stack--monospace,monospace)}"
         ".protocol .edge{fill:none;stroke:var(--color-foreground-secondary,#555);stroke-width:1.3}"
+        ".protocol .edge.exit{stroke-dasharray:5 4;opacity:.75}"
         ".protocol .edge:hover{stroke:var(--color-brand-primary,#2962ff);stroke-width:2.5}"
         ".protocol .state rect{fill:var(--color-background-secondary,#f8f9fb);"
         "stroke:var(--color-foreground-primary,#222);stroke-width:1.5}"
