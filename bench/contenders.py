@@ -46,6 +46,7 @@ class Gate:
         self.ready = ready
         self.opened = opened
         self.waiting = 0
+        self.ended = 0.0  # perf_counter() when the last side ended
 
     async def wait(self) -> None:
         self.waiting += 1
@@ -198,23 +199,24 @@ def stream_channel(module: ModuleType) -> Contender:
 class _FutureLink:
     """One future per direction: the consumer's request, the producer's item.
 
-    It mirrors a channel's protocol with nothing else: the producer answers a
-    request with an item and waits for the next request, as ``asend`` does.
+    It is the least a channel can do: the producer answers a request with an
+    item and waits for the next request, as ``asend`` does, with one coroutine
+    call per item on each side, as a channel's API needs.
     """
 
-    __slots__ = ("item", "request")
+    __slots__ = ("create_future", "item", "request")
 
     def __init__(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.request: asyncio.Future[Any] = loop.create_future()
-        self.item: asyncio.Future[Any] = loop.create_future()
+        self.create_future = asyncio.get_running_loop().create_future
+        self.request: asyncio.Future[Any] = self.create_future()
+        self.item: asyncio.Future[Any] = self.create_future()
 
     async def first_request(self) -> Any:
         return await self.request
 
     async def asend(self, item: Any) -> Any:
         """Answer the pending request with ``item``; return the next request."""
-        request = self.request = asyncio.get_running_loop().create_future()
+        request = self.request = self.create_future()
         self.item.set_result(item)
         return await request
 
@@ -223,7 +225,7 @@ class _FutureLink:
 
     async def receive(self, request: Any) -> Any:
         """Send ``request``; return the producer's item (None at the end)."""
-        item = self.item = asyncio.get_running_loop().create_future()
+        item = self.item = self.create_future()
         self.request.set_result(request)
         return await item
 

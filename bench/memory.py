@@ -17,9 +17,9 @@ CHANNEL_ALONE = "Channel()"
 QUEUE = "asyncio.Queue(1)"
 
 
-def idle_bytes(make: Callable[[], Any], count: int) -> float:
+def idle_bytes(make: Callable[[], Any], count: int, discard: Callable[[Any], None] = lambda _: None) -> float:
     """Bytes allocated per object that ``make`` returns, not counting a returned tuple."""
-    make()  # first-use caches are not the channel's cost
+    discard(make())  # first-use caches are not the channel's cost
     holder: list[Any] = [None] * count
     gc.collect()
     tracemalloc.start()
@@ -31,7 +31,14 @@ def idle_bytes(make: Callable[[], Any], count: int) -> float:
     finally:
         tracemalloc.stop()
     wrapper = sys.getsizeof(holder[0]) if isinstance(holder[0], tuple) else 0
+    for idle in holder:
+        discard(idle)
     return (after - before) / count - wrapper
+
+
+def close_both(ends: tuple[Any, Any]) -> None:
+    for end in ends:
+        end.close()
 
 
 def measure_memory(count: int, optional: dict[str, ModuleType | None]) -> dict[str, float]:
@@ -48,10 +55,13 @@ def measure_memory(count: int, optional: dict[str, ModuleType | None]) -> dict[s
         "StreamChannel()": channels.StreamChannel,
         QUEUE: lambda: asyncio.Queue(maxsize=1),
     }
+    closers: dict[str, Callable[[Any], None]] = {}
     if trio := optional.get("trio"):
         kinds[contenders.TRIO] = lambda: trio.open_memory_channel(0)
+        closers[contenders.TRIO] = close_both
     if anyio := optional.get("anyio"):
         kinds[contenders.ANYIO] = lambda: anyio.create_memory_object_stream(0)
+        closers[contenders.ANYIO] = close_both
     if sav := optional.get("sav.channels"):
 
         def sav_with_ends() -> tuple[Any, ...]:
@@ -61,6 +71,8 @@ def measure_memory(count: int, optional: dict[str, ModuleType | None]) -> dict[s
         kinds[f"{contenders.SAV} with client() and server() taken"] = sav_with_ends
 
     async def measure_all() -> dict[str, float]:
-        return {name: idle_bytes(make, count) for name, make in kinds.items()}
+        return {
+            name: idle_bytes(make, count, closers.get(name, lambda _: None)) for name, make in kinds.items()
+        }
 
     return asyncio.run(measure_all())
