@@ -150,12 +150,19 @@ _END: Any = object()  # the server's outcome when it ended normally
 
 
 class _Thrown:
-    """A message that raises ``exc`` in the receiving end (``athrow``)."""
+    """A message that raises an exception in the receiving end (``athrow``)."""
 
     __slots__ = ("exc",)
 
     def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
+        self.exc: BaseException | None = exc
+
+    def take(self) -> BaseException:
+        # Once raised, the exception's traceback holds the receiver's frames:
+        # the sender must not keep it, or an abandoned client stays alive.
+        exc, self.exc = self.exc, None
+        assert exc is not None
+        return exc
 
 
 class _Side:
@@ -332,13 +339,13 @@ class _Handoff:
                             count = index
                             break
                         del client.inbox[0]
-                        raise message.exc
+                        raise message.take()
                 del client.inbox[:count]
                 return messages[:count]
             if server.offer is not _NOTHING:
                 message = self.take_offer(client, server)
                 if type(message) is _Thrown:
-                    raise message.exc
+                    raise message.take()
                 return [message]
             if self.outcome is not None:
                 # Like an exhausted async generator, the client is closed
@@ -444,6 +451,9 @@ class _Handoff:
                 self.raise_exit()
             else:
                 self.send(server, client, message)
+                if not server.owed:
+                    # A pending read_items() with room is the reply (READ-ITEMS-BATCH).
+                    return None
             return await self.server_receive()
         except BaseException:
             self.withdraw(server)
@@ -464,7 +474,7 @@ class _Handoff:
                 await self.wait(server, 1)
                 continue
             if type(message) is _Thrown:
-                raise message.exc
+                raise message.take()
             return message
 
     async def server_write(self, items: Iterable[Any]) -> None:
@@ -503,8 +513,6 @@ class _Handoff:
         finally:
             server.running = False
 
-    async def server_throw(self, exc: BaseException) -> Any:
-        return await self.server_call(_Thrown(exc), "athrow")
 
     def finish_server(self, outcome: Any) -> None:
         self.server_state = "closed"
@@ -687,7 +695,9 @@ class ServerEnd(AsyncGenerator[U, T]):
 
     async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
         """Raise an exception in the client's pending call; return its next request."""
-        return await self._handoff.server_throw(_make_exception(typ, val, tb))
+        message = _Thrown(_make_exception(typ, val, tb))
+        del typ, val, tb
+        return await self._handoff.server_call(message, "athrow")
 
     async def aclose(self) -> None:
         """End the channel: the client's pending or next call raises StopAsyncIteration."""

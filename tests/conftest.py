@@ -10,27 +10,14 @@ from typing import Any
 
 import pytest
 
+from spec.loops import loop_factories
+
 # A test that takes longer than this hangs: fail it instead of the whole run.
 TEST_TIMEOUT = 10.0
 
 
-def loop_factories() -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is not on every platform
-        pass
-    else:
-        factories["uvloop"] = uvloop.new_event_loop
-    return factories
-
-
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Mapping[str, Any]:
     return loop_factories()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "clause(*ids): the spec clauses that this test proves")
 
 
 def _with_timeout(test: Callable[..., Any]) -> Callable[..., Any]:

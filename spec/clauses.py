@@ -1,0 +1,328 @@
+"""The clauses of the channel protocol: every guarantee, with its id and why.
+
+A clause id names one behaviour; the model (``spec/model.py``) cites the
+clause of every transition it takes, and every test cites the clauses it
+proves with ``@pytest.mark.clause("ID")``. The docs render this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Clause:
+    id: str
+    group: str
+    title: str
+    statement: str
+    rationale: str
+
+
+_CLAUSES = [
+    # -- the mirror of PEP 525 ----------------------------------------------
+    Clause(
+        "MIRROR-ASEND",
+        "Mirror of PEP 525",
+        "A handoff is a yield",
+        "server.asend(x) hands x to the client's pending request and returns once the client comes "
+        "back with its next request, returning the value that request sent (None for anext).",
+        "The server block is a generator body and `await server.asend(x)` is `yield x`: the body "
+        "resumes only when the consumer asks for the next item, with the value it sent.",
+    ),
+    Clause(
+        "MIRROR-FIRST-SEND-NONE",
+        "Mirror of PEP 525",
+        "The first request sends None",
+        "The client's first call must send None: asend(non-None) before the first request raises "
+        "TypeError and sends nothing.",
+        "PEP 525 raises the same TypeError: there is no yield expression yet to receive the value.",
+    ),
+    Clause(
+        "MIRROR-SERVER-RETURN",
+        "Mirror of PEP 525",
+        "Leaving the block ends the iteration",
+        "When the server block ends normally (or server.aclose() is awaited), the client's pending "
+        "or next call raises StopAsyncIteration, and so does every call after it.",
+        "A generator body that returns raises StopAsyncIteration in the consumer, once and forever.",
+    ),
+    Clause(
+        "MIRROR-SERVER-ERROR",
+        "Mirror of PEP 525",
+        "The server's exception reaches the client",
+        "When the server block raises an exception, the client's pending or next call raises that "
+        "exception; later calls raise StopAsyncIteration. The server's task sees it too.",
+        "A generator body's exception propagates out of asend/anext, and the generator is then "
+        "exhausted. The producer's task also sees it because it is the producer's own failure.",
+    ),
+    Clause(
+        "MIRROR-STOPASYNCITERATION",
+        "Mirror of PEP 525",
+        "StopAsyncIteration in the block becomes RuntimeError",
+        "A StopAsyncIteration raised by the server block reaches the client as RuntimeError.",
+        "PEP 525 (like PEP 479) converts it so that a bug in the body cannot pass for the end of "
+        "the iteration.",
+    ),
+    Clause(
+        "MIRROR-ATHROW",
+        "Mirror of PEP 525",
+        "athrow raises in the server",
+        "client.athrow(exc) raises exc in the server's pending (or next) call; if the server "
+        "catches it and sends an item, athrow returns that item; if exc leaves the server block, "
+        "athrow raises it and the server's task does not.",
+        "PEP 525's athrow raises at the yield: the body may handle it and yield again, or the "
+        "exception propagates to the caller of athrow, who owns it.",
+    ),
+    Clause(
+        "MIRROR-ATHROW-UNSTARTED",
+        "Mirror of PEP 525",
+        "athrow before the first request",
+        "athrow(exc) on a client that never asked raises exc at once and closes the client; "
+        "nothing runs on the server side.",
+        "An async generator that never started is closed by athrow, which raises the exception.",
+    ),
+    Clause(
+        "MIRROR-ACLOSE",
+        "Mirror of PEP 525",
+        "aclose raises GeneratorExit in the server",
+        "client.aclose() makes the server's pending or next call raise GeneratorExit, which the "
+        "server block lets out quietly; aclose returns at once, without waiting for the server.",
+        "aclose() ends a generator body with GeneratorExit at its yield. The server runs in its "
+        "own task, which reports its own errors; waiting for it would let a stuck producer hang "
+        "the consumer.",
+    ),
+    Clause(
+        "MIRROR-ACLOSE-UNSTARTED",
+        "Mirror of PEP 525",
+        "Closing a client that never asked",
+        "aclose() (or abandonment) of a client that never asked returns at once; the server block "
+        "never runs: entering it raises ClientClosedError.",
+        "Closing an unstarted async generator runs nothing of its body. The producer must learn "
+        "why its block cannot run, and the entry is the only place to tell it.",
+    ),
+    Clause(
+        "MIRROR-IGNORED-EXIT",
+        "Mirror of PEP 525",
+        "Sending after GeneratorExit",
+        "A server that goes on sending after it got GeneratorExit gets ChannelClosedError, a "
+        "RuntimeError.",
+        "PEP 525 raises RuntimeError('async generator ignored GeneratorExit').",
+    ),
+    Clause(
+        "MIRROR-CLOSED-CLIENT",
+        "Mirror of PEP 525",
+        "An exhausted or closed client",
+        "After the client closed or saw the end, anext/asend raise StopAsyncIteration, athrow "
+        "returns None and aclose does nothing.",
+        "That is what an exhausted async generator does.",
+    ),
+    Clause(
+        "MIRROR-ALREADY-RUNNING",
+        "Mirror of PEP 525",
+        "One call at a time per end",
+        "A call on an end that has a call pending raises AlreadyRunningError (a RuntimeError) and "
+        "changes nothing.",
+        "PEP 525 raises RuntimeError('already running'); an end serves one task at a time.",
+    ),
+    Clause(
+        "SERVER-BLOCK-ENTER",
+        "Mirror of PEP 525",
+        "Entering waits for the first request",
+        "Entering `async with channel.server()` waits until the client sends its first request "
+        "and then gives the server end.",
+        "A generator body starts running only when the consumer first asks for an item.",
+    ),
+    # -- cancellation -------------------------------------------------------
+    Clause(
+        "CANCEL-SEND-UNTAKEN",
+        "Cancellation",
+        "A cancelled call withdraws an offer nobody took",
+        "A call cancelled while its value was offered and not yet taken raises CancelledError at "
+        "once and withdraws the value: it is never delivered, and the end may send again.",
+        "Nothing is lost or duplicated: the sender keeps the value and knows it was not delivered.",
+    ),
+    Clause(
+        "CANCEL-SEND-TAKEN",
+        "Cancellation",
+        "A cancelled call whose value was delivered",
+        "A call cancelled after its value was delivered raises CancelledError at once; the value "
+        "stays delivered (the end's `delivered` count says so), and the reply it waited for goes "
+        "to the end's next call.",
+        "Prompt cancellation cannot undo a delivery that the peer may already act on; counting "
+        "deliveries tells the sender which case it is in.",
+    ),
+    Clause(
+        "CANCEL-RECEIVE-RACE",
+        "Cancellation",
+        "Delivered, then cancelled before resuming",
+        "When a message is delivered to a call whose task is cancelled before it resumes (the "
+        "done-future-then-cancel race), the call raises CancelledError and the end's next call "
+        "returns the message: it is neither lost nor duplicated.",
+        "asyncio lets a task be cancelled after its future got a result; the message already "
+        "belongs to that end, so it waits there for the end's next call.",
+    ),
+    Clause(
+        "CANCEL-REQUEST-UNTAKEN",
+        "Cancellation",
+        "A timeout loop around anext gets every item once",
+        "A client request cancelled before it took an item loses nothing: the item goes to the "
+        "next request, so a timeout loop around anext(client) gets every item exactly once.",
+        "The request was not consumed by an item, so the item waits for a taker instead.",
+    ),
+    Clause(
+        "REPLY-PENDING",
+        "Cancellation",
+        "Only a receive while a reply is owed",
+        "While an end waits for a reply that a cancelled call left owed, its next call must send "
+        "None (anext/asend(None)/read_*) and returns that reply; sending a value or throwing "
+        "raises ReplyPendingError and sends nothing.",
+        "The protocol alternates turns; a value sent out of turn would be misrouted. The error "
+        "tells the sender its earlier value was delivered.",
+    ),
+    Clause(
+        "CANCEL-SERVER-TASK",
+        "Cancellation",
+        "A cancelled server",
+        "When the server's task is cancelled (its block exits with CancelledError, or entering "
+        "it is cancelled), the client's pending or next call raises ServerCancelledError, never a "
+        "bare CancelledError; the server's task is cancelled as asked.",
+        "A bare CancelledError in the client would read as the client's own cancellation.",
+    ),
+    Clause(
+        "CANCEL-LEAVES-USABLE",
+        "Cancellation",
+        "A cancelled call leaves the channel usable",
+        "After any cancelled call, both ends go on working by the clauses above.",
+        "Timeouts are routine; a channel that broke on one would force every user to rebuild it.",
+    ),
+    # -- nothing hangs ------------------------------------------------------
+    Clause(
+        "ABANDON-CLIENT-GC",
+        "Nothing hangs",
+        "An abandoned client closes itself",
+        "A client end garbage-collected without being closed (a consumer that broke out of "
+        "`async for` and dropped it) is closed soon after, as aclose() would: the producer's "
+        "pending call raises GeneratorExit and its block ends quietly.",
+        "Native async generators are finalized the same way; a consumer that walks away must "
+        "never strand its producer.",
+    ),
+    Clause(
+        "ABANDON-SERVER",
+        "Nothing hangs",
+        "A server coroutine closed by the garbage collector",
+        "If the server's coroutine is closed while its block is open, the client's pending or next "
+        "call raises ServerCancelledError.",
+        "Leaving the block never suspends, so even a coroutine closed from outside a task closes "
+        "its channel.",
+    ),
+    # -- misuse -------------------------------------------------------------
+    Clause(
+        "MISUSE-SECOND-END",
+        "Misuse fails loudly",
+        "One client, one server",
+        "Asking a channel for a second client or a second server raises ChannelInUseError and "
+        "changes nothing.",
+        "Two consumers or producers on a rendezvous would misroute items.",
+    ),
+    Clause(
+        "MISUSE-CLOSED-SERVER",
+        "Misuse fails loudly",
+        "A server end used after its block",
+        "Sending on a server end after its block ended or after server.aclose() raises "
+        "ChannelClosedError.",
+        "The block is the generator body: nothing can yield after it returned.",
+    ),
+    Clause(
+        "MISUSE-WRONG-LOOP",
+        "Misuse fails loudly",
+        "One event loop per channel",
+        "A channel is bound to the event loop of its first call; a call from another loop raises "
+        "WrongEventLoopError.",
+        "Futures of one loop cannot be awaited from another.",
+    ),
+    Clause(
+        "MISUSE-EXIT-WHILE-DELEGATED",
+        "Misuse fails loudly",
+        "Leaving the block while a delegate still sends",
+        "Leaving the server block or awaiting server.aclose() while a call of the server end is "
+        "pending in another task raises AlreadyRunningError.",
+        "PEP 525 refuses to close a running generator for the same reason.",
+    ),
+    Clause(
+        "NO-NOISE",
+        "Misuse fails loudly",
+        "No stray warnings or cycles",
+        "No channel operation logs 'exception was never retrieved', raises InvalidStateError, "
+        "warns ResourceWarning, or leaves a reference cycle that keeps a task or frame alive.",
+        "Noise hides real failures; cycles delay the finalization that abandonment relies on.",
+    ),
+    Clause(
+        "REPR-SHOWS-STATE",
+        "Misuse fails loudly",
+        "repr shows the state",
+        "repr() of a channel, of its server block and of each end shows the state of both ends.",
+        "Debugging a hang starts with knowing who waits for whom.",
+    ),
+    # -- streams ------------------------------------------------------------
+    Clause(
+        "READ-ITEMS-BATCH",
+        "Streams",
+        "read_items takes what the writer hands over",
+        "read_items(n) waits for the first item only and returns 1..n items in order: those the "
+        "writer hands over before the reader's task resumes, without a return to the event loop "
+        "per item; a writer's asend into a batch with room returns at once.",
+        "Bulk transfer should cost one wake-up per batch, not per item.",
+    ),
+    Clause(
+        "READ-ITEMS-END",
+        "Streams",
+        "The end of a stream is StopAsyncIteration",
+        "At the end of the stream, read_items returns the items it got; the next call raises "
+        "StopAsyncIteration, never an internal exception. read_items(n < 1) raises ValueError.",
+        "The end of a stream has one spelling everywhere, the one `async for` understands.",
+    ),
+    Clause(
+        "WRITE-ITEMS-LAZY",
+        "Streams",
+        "write_items pulls an item only for a taker",
+        "write_items(iterable) accepts any iterable, unsized iterators and generators included, "
+        "and pulls an item only when a reader call is there to take it; a cancelled write_items "
+        "loses no item.",
+        "An item pulled from an iterator and then dropped would be lost for good.",
+    ),
+    Clause(
+        "WRITE-ITEMS-BATCH",
+        "Streams",
+        "write_items fills a pending read_items",
+        "write_items hands a pending read_items(n) up to n items without a return to the event "
+        "loop, and returns once the reader came back after the last item, as a loop of asend "
+        "would.",
+        "One wake-up per batch on each side is what makes bulk transfer fast.",
+    ),
+    # -- outside the model --------------------------------------------------
+    Clause(
+        "SEED-EXAMPLES",
+        "Examples",
+        "The seed's examples",
+        "The two examples of sav.channels 0.4, run as written with `from channels import "
+        "Channel`, print exactly `One Two Three` and `A 0 B 1`, one per line.",
+        "They are the facts this project started from.",
+    ),
+    Clause(
+        "TYPED-GENERICS",
+        "Examples",
+        "Typed generics",
+        "Channel[T, U] and StreamChannel[T] are generic; client() is an "
+        "collections.abc.AsyncGenerator[T, U] and the server end an AsyncGenerator[U, T].",
+        "Type checkers should catch a producer and a consumer that disagree.",
+    ),
+    Clause(
+        "BENCH-SMOKE",
+        "Examples",
+        "The benchmarks keep working",
+        "Every benchmark workload runs and delivers every item in a tiny smoke run.",
+        "A benchmark that no longer runs is a figure nobody can check.",
+    ),
+]
+
+CLAUSES: dict[str, Clause] = {clause.id: clause for clause in _CLAUSES}

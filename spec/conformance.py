@@ -1,0 +1,105 @@
+"""Compare an implementation with the model, one event at a time.
+
+:class:`Conformance` applies each event to the model and to a
+:class:`~spec.harness.Harness` on a fresh event loop, and raises
+:class:`ConformanceError` at the first observable that differs: a call that
+ended differently, a call pending in one and ended in the other, or an error
+that the event loop logged. The error names the clauses that the model cited
+for that step and prints the sequence of events as a script to paste.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from types import ModuleType
+
+from spec.clauses import CLAUSES
+from spec.harness import Harness, describe, matches
+from spec.model import ChannelModel, Event
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+STATS = {"runs": 0, "steps": 0}
+
+
+class ConformanceError(AssertionError):
+    def __init__(self, message: str, clauses: list[str]) -> None:
+        super().__init__(message)
+        self.clauses = clauses
+
+
+class Conformance:
+    def __init__(self, module: ModuleType, loop_factory: LoopFactory, stream: bool, impl_name: str) -> None:
+        self.module = module
+        self.impl_name = impl_name
+        self.stream = stream
+        self.loop = loop_factory()
+        self.model = ChannelModel(stream=stream)
+        self.harness = Harness(module, stream)
+        self.events: list[Event] = []
+        STATS["runs"] += 1
+
+    def step(self, event: Event) -> None:
+        assert self.model.enabled(event), f"{event} is not enabled in {self.model.phase}"
+        self.events.append(event)
+        STATS["steps"] += 1
+        phase = self.model.phase
+        expected = self.model.apply(event)
+        observed = self.loop.run_until_complete(self.harness.apply(event))
+        problems = []
+        for call in sorted(set(expected) | set(observed)):
+            if call not in observed:
+                problems.append(f"call {call}: the model {describe(expected[call])}; the implementation is still pending")
+            elif call not in expected:
+                problems.append(f"call {call}: the model is still pending; the implementation {describe(observed[call])}")
+            elif not matches(self.module, expected[call], observed[call]):
+                problems.append(
+                    f"call {call}: the model {describe(expected[call])}; the implementation {describe(observed[call])}"
+                )
+        for context in self.harness.errors:
+            problems.append(f"the event loop logged: {context.get('message')} {context.get('exception')!r}")
+        self.harness.errors.clear()
+        if problems:
+            self.fail(phase, event, problems)
+
+    def fail(self, phase: str, event: Event, problems: list[str]) -> None:
+        clauses = list(dict.fromkeys(clause for clause, _ in self.model.steps)) or ["CANCEL-LEAVES-USABLE"]
+        lines = [
+            f"{self.impl_name} violates {', '.join(clauses)}",
+            *(f"  {clause}: {CLAUSES[clause].statement}" for clause in clauses),
+            f"at step {len(self.events)}, {event}, from {phase}:",
+            *(f"  {problem}" for problem in problems),
+            "Reproduce with:",
+            *("  " + line for line in script(self.impl_name, self.stream, self.events).splitlines()),
+        ]
+        raise ConformanceError("\n".join(lines), clauses)
+
+    def close(self) -> None:
+        try:
+            self.loop.run_until_complete(self.harness.close())
+        finally:
+            self.loop.close()
+
+
+def script(impl_name: str, stream: bool, events: Iterable[Event]) -> str:
+    """A script that replays ``events`` and prints what each call did."""
+    body = ",\n".join(f"    {event!r}" for event in events)
+    return (
+        "from spec.conformance import replay\n"
+        "from spec.model import Event\n"
+        f"replay({impl_name!r}, stream={stream!r}, events=[\n{body},\n])\n"
+    )
+
+
+def replay(impl_name: str, stream: bool, events: Iterable[Event], loop_factory: LoopFactory | None = None) -> None:
+    """Run ``events`` against an implementation, printing each step; raise at the first difference."""
+    from spec.impl import load
+
+    run = Conformance(load(impl_name), loop_factory or asyncio.new_event_loop, stream, impl_name)
+    try:
+        for event in events:
+            print(f"{run.model.phase:>16}  {event}")
+            run.step(event)
+    finally:
+        run.close()

@@ -1,0 +1,68 @@
+"""``pytest spec --impl NAME`` selects the implementation that the suite checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from types import ModuleType
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from spec.impl import DEFAULT, load
+from spec.loops import loop_factories
+
+settings.register_profile(
+    "ci", max_examples=150, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=40, stateful_step_count=20, deadline=None)
+settings.register_profile(
+    "thorough",
+    max_examples=600,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("channels spec")
+    group.addoption(
+        "--impl",
+        default=DEFAULT,
+        help="the implementation under test: a dotted module name or a path to a .py file "
+        "that defines Channel and StreamChannel (default: channels)",
+    )
+    group.addoption(
+        "--exhaustive-depth",
+        type=int,
+        default=3,
+        help="the depth of spec/test_exhaustive.py's enumeration (default 3; tox -e spec-exhaustive uses 6)",
+    )
+
+
+@pytest.fixture(scope="session")
+def impl_name(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--impl"))
+
+
+@pytest.fixture(scope="session")
+def impl(impl_name: str) -> ModuleType:
+    return load(impl_name)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from spec.conformance import STATS
+
+    if STATS["runs"]:
+        terminalreporter.write_line(
+            f"conformance: {STATS['runs']} runs, {STATS['steps']} steps compared with the model "
+            f"(Hypothesis profile {os.environ.get('HYPOTHESIS_PROFILE', 'dev')})"
+        )
+
+
+@pytest.fixture(params=sorted(loop_factories()))
+def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.AbstractEventLoop]:
+    return loop_factories()[request.param]

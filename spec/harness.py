@@ -1,0 +1,275 @@
+"""Drive a real channel implementation through the model's events.
+
+:class:`Harness` applies each :class:`~spec.model.Event` to one channel of
+the implementation under test: every client call runs in a task of its own,
+the server block runs in one task that takes its calls from a queue. After
+each event it drives the event loop until every task is finished or blocked
+on a pending future (quiescence: no sleeps, no wall clock), and reports the
+calls that ended. Only the public API is used: ``Channel``,
+``StreamChannel``, their ends, and the exception classes that the module
+happens to define (the matcher falls back on the builtin base classes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+from spec.model import Event
+
+# The largest number of loop iterations one event may take to settle.
+SETTLE_ROUNDS = 200
+
+
+class Boom(Exception):
+    """The exception that scenarios throw into an end."""
+
+
+class Hang(AssertionError):
+    """The event loop did not reach quiescence: something spins."""
+
+
+def _unsized(items: tuple[Any, ...]) -> Iterator[Any]:
+    # A generator: no len(), consumed lazily.
+    yield from items
+
+
+Observed = tuple[str, Any]  # ("ok", value) or ("raise", exception type)
+
+
+class Harness:
+    def __init__(self, module: ModuleType, stream: bool) -> None:
+        self.module = module
+        self.channel = module.StreamChannel() if stream else module.Channel()
+        self.client: Any = self.channel.client()
+        self.calls = 0
+        self.results: dict[int, Observed] = {}
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.server_task: asyncio.Task[None] | None = None
+        self.server_commands: asyncio.Queue[tuple[int, Event]] | None = None
+        self.server_call: int | None = None
+        self.kill_server = False
+        self.errors: list[dict[str, Any]] = []
+
+    # -- applying events ----------------------------------------------------
+
+    async def apply(self, event: Event) -> dict[int, Observed]:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: self.errors.append(context))
+        before = set(self.results)
+        getattr(self, f"_on_{event.kind}")(event)
+        await self.settle()
+        return {call: result for call, result in self.results.items() if call not in before}
+
+    def pending(self) -> set[int]:
+        return {call for call, task in self.tasks.items() if call not in self.results}
+
+    def new_call(self) -> int:
+        self.calls += 1
+        return self.calls
+
+    def _on_client(self, event: Event) -> None:
+        call = self.new_call()
+        self.tasks[call] = asyncio.get_running_loop().create_task(self._client_call(call, event))
+
+    async def _client_call(self, call: int, event: Event) -> None:
+        self.results[call] = await _outcome(_client_method(self.client, event.op, event.arg))
+
+    def _on_server(self, event: Event) -> None:
+        call = self.new_call()
+        if event.op == "enter":
+            self.server_commands = asyncio.Queue()
+            self.server_task = asyncio.get_running_loop().create_task(self._server_main(call))
+            self.tasks[call] = self.server_task
+            return
+        assert self.server_commands is not None
+        self.tasks[call] = self.server_task  # type: ignore[assignment]
+        self.server_commands.put_nowait((call, event))
+
+    async def _server_main(self, enter: int) -> None:
+        assert self.server_commands is not None
+        self.server_call = enter
+        try:
+            async with self.channel.server() as server:
+                self.results[enter] = ("ok", None)
+                self.server_call = None
+                while True:
+                    call, event = await self.server_commands.get()
+                    if event.kind == "exit":
+                        if event.arg:
+                            raise ValueError("the server block raises")
+                        return
+                    self.server_call = call
+                    result = self.results[call] = await _outcome(_server_method(server, event.op, event.arg))
+                    self.server_call = None
+                    if result[1] is asyncio.CancelledError:
+                        if self.kill_server:
+                            raise asyncio.CancelledError
+                        _uncancel()
+                    elif result[1] is GeneratorExit:
+                        # A well-behaved producer lets GeneratorExit end its block.
+                        raise GeneratorExit
+        except (asyncio.CancelledError, ValueError):
+            if enter not in self.results:
+                self.results[enter] = ("raise", asyncio.CancelledError)
+        except Exception as exc:
+            if enter in self.results:
+                raise  # leaving the block failed: the loop's handler reports it
+            self.results[enter] = ("raise", type(exc))
+
+    def _on_cancel(self, event: Event) -> None:
+        if event.end == "client":
+            self._running_client_task().cancel()
+        else:
+            assert self.server_task is not None
+            self.server_task.cancel()
+
+    def _on_kill(self, event: Event) -> None:
+        assert self.server_task is not None
+        self.kill_server = True
+        self.server_task.cancel()
+
+    def _on_exit(self, event: Event) -> None:
+        assert self.server_commands is not None
+        self.server_commands.put_nowait((0, event))
+
+    def _on_race(self, event: Event) -> None:
+        # The peer's call is scheduled first, so it delivers in its first
+        # step; the cancellation runs right after it, before the receiving
+        # task resumes (the done-future-then-cancel race).
+        loop = asyncio.get_running_loop()
+        if event.end == "client":
+            victim = self._running_client_task()
+            self._on_server(Event("server", event.op, event.arg))
+            loop.call_soon(victim.cancel)
+        else:
+            assert self.server_task is not None
+            self._on_client(Event("client", event.op, event.arg))
+            loop.call_soon(self.server_task.cancel)
+
+    def _on_abandon(self, event: Event) -> None:
+        self.client = None
+        gc.collect()
+
+    def _on_second(self, event: Event) -> None:
+        call = self.new_call()
+        try:
+            if event.end == "client":
+                self.channel.client()
+            else:
+                self.channel.server()
+        except Exception as exc:
+            self.results[call] = ("raise", type(exc))
+        else:
+            self.results[call] = ("ok", None)
+
+    def _running_client_task(self) -> asyncio.Task[None]:
+        for call, task in self.tasks.items():
+            if call not in self.results and task is not self.server_task:
+                return task
+        raise AssertionError("no client call is pending")
+
+    # -- quiescence ---------------------------------------------------------
+
+    async def settle(self) -> None:
+        """Run the loop until every task is finished or waits on a pending future."""
+        for _ in range(SETTLE_ROUNDS):
+            await asyncio.sleep(0)
+            if all(_blocked(task) for task in self.tasks.values()):
+                return
+        raise Hang(f"no quiescence after {SETTLE_ROUNDS} loop iterations")
+
+    async def close(self) -> None:
+        """Cancel what is left, so that the loop closes cleanly."""
+        self.kill_server = True
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+def _blocked(task: asyncio.Task[Any]) -> bool:
+    if task.done():
+        return True
+    waiter = getattr(task, "_fut_waiter", None)
+    return waiter is not None and not waiter.done()
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None and sys.version_info >= (3, 11):
+        task.uncancel()
+
+
+async def _outcome(operation: Any) -> Observed:
+    try:
+        value = await operation
+    except BaseException as exc:  # noqa: BLE001 - every outcome is an observable
+        return ("raise", type(exc))
+    return ("ok", value)
+
+
+def _client_method(client: Any, op: str, arg: Any) -> Any:
+    if op == "anext":
+        return client.__anext__()
+    if op == "athrow":
+        return client.athrow(Boom(arg))
+    if op in ("asend", "read_items"):
+        return getattr(client, op)(arg)
+    return getattr(client, op)()
+
+
+def _server_method(server: Any, op: str, arg: Any) -> Any:
+    if op == "anext":
+        return server.__anext__()
+    if op == "athrow":
+        return server.athrow(Boom(arg))
+    if op == "write_items":
+        return server.write_items(_unsized(arg))
+    return getattr(server, op)(arg)
+
+
+# -- matching what the model names with what the implementation raised ------
+
+_BUILTIN: dict[str, type[BaseException]] = {
+    "StopAsyncIteration": StopAsyncIteration,
+    "GeneratorExit": GeneratorExit,
+    "CancelledError": asyncio.CancelledError,
+    "TypeError": TypeError,
+    "ValueError": ValueError,
+    "Boom": Boom,
+    # Misuse is a RuntimeError, as PEP 525's "already running" is.
+    "AlreadyRunningError": RuntimeError,
+    "ReplyPendingError": RuntimeError,
+    "ChannelClosedError": RuntimeError,
+    "ChannelInUseError": RuntimeError,
+    # Outcomes of what the peer did: any exception but a bare CancelledError.
+    "ServerCancelledError": Exception,
+    "ClientClosedError": Exception,
+}
+
+
+def matches(module: ModuleType, expected: Any, observed: Observed) -> bool:
+    kind, value = expected
+    if observed[0] != kind:
+        return False
+    if kind == "ok":
+        return bool(observed[1] == value)
+    raised: type[BaseException] = observed[1]
+    base = _BUILTIN[value]
+    if not issubclass(raised, base):
+        return False
+    own = getattr(module, value, None)
+    return own is None or not isinstance(own, type) or issubclass(raised, own)
+
+
+def describe(result: Any) -> str:
+    kind, value = result
+    if kind == "ok":
+        return f"returns {value!r}"
+    name = value if isinstance(value, str) else value.__name__
+    return f"raises {name}"
+

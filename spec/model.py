@@ -1,0 +1,788 @@
+"""The abstract state machine of one channel: the normative model.
+
+Plain Python, no event loop. The model takes *events* (a call started on an
+end, a pending call cancelled, the server block left, the client abandoned,
+...) and, for each, computes what every call that ends gets, assuming that
+the event loop then runs until no task can make progress (quiescence). Every
+step it takes cites the clause of ``spec/clauses.py`` that decides it, so a
+disagreement with an implementation names the clause that was violated.
+
+The state is the state of the *handoff*: the two ends take turns (the
+client's request, the server's item, the client's next request, ...). A
+message sent while the peer has a pending call is delivered into it; one
+sent while the peer has none is offered, and the sender waits for a taker.
+Each end also has a lifecycle. :data:`STATES` names the phases that these
+fields make; :data:`TRANSITIONS` is the table of every (phase, event) the
+model can take, derived by exploring it, with the clause of each.
+
+Values in events: items and replies are ints, an exception is named by its
+class name (the harness maps ``"Boom"`` to its own exception class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from spec.clauses import CLAUSES
+
+# -- phases ---------------------------------------------------------------
+
+CLIENT_UNSTARTED = "CLIENT_UNSTARTED"
+CLIENT_TURN = "CLIENT_TURN"
+REQUEST_OFFERED = "REQUEST_OFFERED"
+REQUEST_HELD = "REQUEST_HELD"
+SERVER_TURN = "SERVER_TURN"
+ITEM_OFFERED = "ITEM_OFFERED"
+ITEM_HELD = "ITEM_HELD"
+CLIENT_CLOSED = "CLIENT_CLOSED"
+SERVER_ENDED = "SERVER_ENDED"
+FINISHED = "FINISHED"
+
+STATES: dict[str, str] = {
+    CLIENT_UNSTARTED: "The client has not asked for its first item; the server block cannot start yet.",
+    CLIENT_TURN: "The client has the turn: the server waits for its next request (or owes a receive).",
+    REQUEST_OFFERED: "The client's request waits for a server call to take it.",
+    REQUEST_HELD: "A request was delivered to a server call that was cancelled before it resumed; "
+    "the server's next call returns it.",
+    SERVER_TURN: "The server has the turn: the client waits for an item (or owes a receive).",
+    ITEM_OFFERED: "The server's item waits for a client call to take it.",
+    ITEM_HELD: "Items were delivered to a client call that was cancelled before it resumed; the "
+    "client's next call returns them.",
+    CLIENT_CLOSED: "The client closed (or was abandoned); the server's pending or next call raises "
+    "GeneratorExit.",
+    SERVER_ENDED: "The server block ended (returned, raised or was cancelled); the client's pending or "
+    "next call learns how.",
+    FINISHED: "Both ends are done; the client only raises StopAsyncIteration.",
+}
+
+# -- events ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a scenario.
+
+    ``kind`` is one of:
+
+    * ``client``: start a client call ``op(arg)`` in a new task; ``op`` is
+      anext, asend, athrow, aclose, read_once or read_items.
+    * ``server``: the server task makes the call ``op(arg)``: enter (the
+      ``async with``), asend, athrow, anext or write_items (arg: a tuple of
+      items, written from an unsized iterator).
+    * ``cancel``: cancel the pending call of ``end``; the server task catches
+      the CancelledError and goes on.
+    * ``kill``: cancel the server task: its CancelledError leaves the block.
+    * ``exit``: the server task leaves its block normally (``arg`` None) or
+      by raising ValueError (``arg`` "ValueError").
+    * ``race``: ``end``'s pending call gets a message from the peer's call
+      ``op(arg)`` and is cancelled before its task resumes.
+    * ``abandon``: drop the client end without closing it (garbage).
+    * ``second``: ask the channel for a second ``end``.
+    """
+
+    kind: str
+    op: str = ""
+    arg: Any = None
+    end: str = ""
+
+    def __str__(self) -> str:
+        if self.kind in ("client", "server"):
+            return f"{self.kind}.{self.op}({'' if self.arg is None else repr(self.arg)})"
+        if self.kind == "race":
+            return f"race: {self.op}({'' if self.arg is None else repr(self.arg)}) then cancel {self.end}"
+        if self.kind == "exit":
+            return "server leaves its block" + (f" raising {self.arg}" if self.arg else "")
+        return f"{self.kind} {self.end}".strip()
+
+
+Result = tuple[str, Any]  # ("ok", value) or ("raise", exception class name)
+
+
+@dataclass
+class Call:
+    """A pending call of one end."""
+
+    id: int
+    op: str
+    stage: str  # client: offer, receive. server: enter, offer, reply, taker
+    capacity: int = 1
+    got: list[Any] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: str
+    event: str
+    target: str
+    clause: str
+    outcome: str
+
+
+class IllegalEvent(Exception):
+    """An event that the scenario may not contain here (a harness precondition)."""
+
+
+# Messages in flight: (VALUE, value) or (THROW, exception name).
+VALUE = "value"
+THROW = "throw"
+
+
+@dataclass
+class ChannelModel:
+    """The state of one channel, and what each event does to it."""
+
+    stream: bool = False
+    client_life: str = "unstarted"  # unstarted, open, closed
+    server_life: str = "absent"  # absent, entering, open, closed
+    outcome: str | None = None  # what the client learns once the server ended
+    client_owed: bool = False
+    server_owed: bool = True
+    client_offer: Any = None
+    server_offer: Any = None
+    client_held: list[Any] = field(default_factory=list)
+    server_held: list[Any] = field(default_factory=list)
+    client_call: Call | None = None
+    server_call: Call | None = None
+    delivered: dict[str, int] = field(default_factory=lambda: {"client": 0, "server": 0})
+    calls: int = 0
+    results: dict[int, Result] = field(default_factory=dict)
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (clause, outcome) of the last event
+    abandoned: bool = False
+    # Which end's pending call a "race" event cancels right after its delivery.
+    racing: str = ""
+
+    # -- bookkeeping -------------------------------------------------------
+
+    def copy(self) -> ChannelModel:
+        return replace(
+            self,
+            client_held=list(self.client_held),
+            server_held=list(self.server_held),
+            client_call=_copy_call(self.client_call),
+            server_call=_copy_call(self.server_call),
+            delivered=dict(self.delivered),
+            results=dict(self.results),
+            steps=list(self.steps),
+        )
+
+    @property
+    def phase(self) -> str:
+        if self.client_life == "closed" and self.server_life == "closed":
+            return FINISHED
+        if self.server_life == "closed" and self.outcome is not None:
+            return SERVER_ENDED
+        if self.client_life == "closed":
+            return CLIENT_CLOSED
+        if self.client_life == "unstarted":
+            return CLIENT_UNSTARTED
+        if self.server_held:
+            return REQUEST_HELD
+        if self.client_offer is not None:
+            return REQUEST_OFFERED
+        if self.client_held:
+            return ITEM_HELD
+        if self.server_offer is not None:
+            return ITEM_OFFERED
+        return CLIENT_TURN if self.server_owed else SERVER_TURN
+
+    def cite(self, clause: str, outcome: str) -> None:
+        assert clause in CLAUSES, clause
+        self.steps.append((clause, outcome))
+
+    def new_call(self) -> int:
+        self.calls += 1
+        return self.calls
+
+    def finish(self, call: int, result: Result) -> None:
+        self.results[call] = result
+
+    def pending(self) -> set[int]:
+        return {call.id for call in (self.client_call, self.server_call) if call is not None}
+
+    # -- the event dispatcher ------------------------------------------------
+
+    def apply(self, event: Event) -> dict[int, Result]:
+        """Apply ``event``; return the results of the calls it ended."""
+        self.steps = []
+        before = set(self.results)
+        handler = getattr(self, f"_on_{event.kind}")
+        handler(event)
+        return {call: result for call, result in self.results.items() if call not in before}
+
+    def enabled(self, event: Event) -> bool:
+        """Whether the harness may apply ``event`` now."""
+        kind = event.kind
+        server_idle = self.server_life == "open" and self.server_call is None
+        if self.abandoned and (kind == "client" or event.end == "client"):
+            return False
+        if kind == "client":
+            return event.op != "read_items" or self.stream
+        if kind == "server":
+            if event.op == "enter":
+                return self.server_life == "absent"
+            if event.op == "write_items" and not self.stream:
+                return False
+            return server_idle
+        if kind == "cancel":
+            call = self.client_call if event.end == "client" else self.server_call
+            return call is not None
+        if kind == "kill":
+            return self.server_life in ("entering", "open")
+        if kind == "exit":
+            return server_idle
+        if kind == "race":
+            if event.end == "client":
+                return (
+                    server_idle
+                    and self.client_call is not None
+                    and self.client_call.stage == "receive"
+                    and self.phase == SERVER_TURN
+                    and (event.op != "write_items" or self.stream)
+                )
+            return (
+                self.server_call is not None
+                and self.server_call.stage == "reply"
+                and self.client_call is None
+                and self.phase == CLIENT_TURN
+            )
+        if kind == "abandon":
+            return self.client_life != "closed" and self.client_call is None
+        if kind == "second":
+            return event.end == "client" or self.server_life != "absent"
+        return False
+
+    # -- client calls ------------------------------------------------------
+
+    def _on_client(self, event: Event) -> None:
+        call = self.new_call()
+        op, arg = event.op, event.arg
+        if op == "read_items" and arg < 1:
+            self.finish(call, ("raise", "ValueError"))
+            self.cite("READ-ITEMS-END", "read_items(n < 1) raises ValueError")
+            return
+        if self.client_call is not None:
+            self.finish(call, ("raise", "AlreadyRunningError"))
+            self.cite("MIRROR-ALREADY-RUNNING", "the new call raises AlreadyRunningError")
+            return
+        if self.client_life == "closed":
+            self.finish(call, ("ok", None) if op in ("athrow", "aclose") else ("raise", "StopAsyncIteration"))
+            self.cite("MIRROR-CLOSED-CLIENT", "a closed client only raises StopAsyncIteration")
+            return
+        if op == "aclose":
+            self.finish(call, ("ok", None))
+            self.close_client()
+            return
+        value = arg if op == "asend" else None
+        message = (THROW, arg) if op == "athrow" else (VALUE, value)
+        if self.client_life == "unstarted":
+            if op == "athrow":
+                self.finish(call, ("raise", arg))
+                self.cite("MIRROR-ATHROW-UNSTARTED", f"athrow raises {arg} at once and closes the client")
+                self.close_client()
+                return
+            if value is not None:
+                self.finish(call, ("raise", "TypeError"))
+                self.cite("MIRROR-FIRST-SEND-NONE", "asend(non-None) first raises TypeError")
+                return
+        capacity = arg if op == "read_items" else 1
+        if self.client_held or (self.client_owed and self.outcome is None):
+            if message != (VALUE, None):
+                self.finish(call, ("raise", "ReplyPendingError"))
+                self.cite("REPLY-PENDING", "a value sent while a reply is owed raises ReplyPendingError")
+                return
+            self.client_call = Call(call, op, "receive", capacity)
+            self.client_receive()
+            return
+        self.client_call = Call(call, op, "receive", capacity)
+        if self.outcome is None:
+            self.client_life = "open"
+            self.client_send(message)
+        self.client_receive()
+
+    def client_send(self, message: Any) -> None:
+        self.client_owed = True
+        server = self.server_call
+        if server is not None and server.stage in ("enter", "reply"):
+            self.delivered["client"] += 1
+            self.server_owed = False
+            self.server_call = None
+            self.server_resumes(server, message)
+            return
+        assert self.client_call is not None
+        self.client_call.stage = "offer"
+        self.client_offer = message
+        self.cite("MIRROR-ASEND", "the request waits for a server call to take it")
+
+    def client_receive(self) -> None:
+        call = self.client_call
+        if call is None or call.stage != "receive":
+            return
+        if self.client_held:
+            self.client_call = None
+            self.return_held(call)
+            return
+        if self.server_offer is not None:
+            message, self.server_offer = self.server_offer, None
+            self.delivered["server"] += 1
+            self.client_owed = False
+            assert self.server_call is not None
+            self.server_call.stage = "reply"
+            self.client_call = None
+            self.return_to_client(call, [message])
+            self.cite("CANCEL-REQUEST-UNTAKEN", "the client takes the offered item at once")
+            return
+        if self.outcome is not None:
+            self.client_call = None
+            self.client_learns_end(call.id)
+            return
+        server = self.server_call
+        if server is not None and server.stage == "taker":
+            self.server_call = None
+            self.write(server)
+
+    def return_held(self, call: Call) -> None:
+        count = call.capacity
+        messages = self.client_held[:count]
+        for index, message in enumerate(messages):
+            if _is_throw(message):
+                count = index or 1
+                break
+        del self.client_held[:count]
+        self.return_to_client(call, messages[:count])
+        self.cite("CANCEL-RECEIVE-RACE", "the next call returns what the cancelled one was given")
+
+    def return_to_client(self, call: Call, messages: list[Any]) -> None:
+        if _is_throw(messages[0]):
+            self.finish(call.id, ("raise", messages[0][1]))
+        elif call.op == "read_items":
+            self.finish(call.id, ("ok", [value for _, value in messages]))
+        else:
+            self.finish(call.id, ("ok", messages[0][1]))
+
+    def client_learns_end(self, call: int) -> None:
+        outcome = self.outcome
+        assert outcome is not None
+        self.finish(call, ("raise", outcome))
+        self.client_life = "closed"
+        self.client_owed = False
+        self.outcome = "StopAsyncIteration"
+        clause = {
+            "StopAsyncIteration": "MIRROR-SERVER-RETURN",
+            "ServerCancelledError": "CANCEL-SERVER-TASK",
+        }.get(outcome, "MIRROR-SERVER-ERROR")
+        self.cite(clause, f"the client's call raises {outcome}")
+
+    def close_client(self) -> None:
+        was = self.client_life
+        self.client_life = "closed"
+        self.client_held.clear()
+        if self.server_life == "closed":
+            self.cite("MIRROR-CLOSED-CLIENT", "the client closes; the server had ended")
+            return
+        if was == "unstarted":
+            self.cite("MIRROR-ACLOSE-UNSTARTED", "the server block will not run")
+            server = self.server_call
+            if server is not None:
+                self.server_call = None
+                self.finish(server.id, ("raise", "ClientClosedError"))
+                self.server_life = "closed"
+            return
+        self.cite("MIRROR-ACLOSE", "the server's pending or next call raises GeneratorExit")
+        server = self.server_call
+        if server is not None and not self.server_held:
+            self.server_call = None
+            self.server_offer = None
+            self.server_gets_exit(server.id)
+
+    def server_gets_exit(self, call: int) -> None:
+        # The harness's server lets GeneratorExit leave its block, which ends quietly.
+        self.finish(call, ("raise", "GeneratorExit"))
+        self.server_life = "closed"
+
+    # -- server calls ------------------------------------------------------
+
+    def _on_server(self, event: Event) -> None:
+        call = self.new_call()
+        op, arg = event.op, event.arg
+        if op == "enter":
+            self.server_life = "entering"
+            if self.client_life == "closed":
+                self.finish(call, ("raise", "ClientClosedError"))
+                self.server_life = "closed"
+                self.cite("MIRROR-ACLOSE-UNSTARTED", "entering raises ClientClosedError")
+                return
+            self.server_call = Call(call, op, "enter")
+            self.server_receive()
+            return
+        message = (THROW, arg) if op == "athrow" else (VALUE, arg)
+        pending = Call(call, op, "reply", items=[(VALUE, item) for item in arg] if op == "write_items" else [])
+        if self.server_held or (self.server_owed and self.client_life != "closed"):
+            if message != (VALUE, None):
+                self.finish(call, ("raise", "ReplyPendingError"))
+                self.cite("REPLY-PENDING", "a value sent while a reply is owed raises ReplyPendingError")
+                return
+            self.server_call = pending
+            self.server_receive()
+            return
+        if self.client_life == "closed":
+            self.server_gets_exit(call)
+            self.cite("MIRROR-ACLOSE", "the server's call raises GeneratorExit")
+            return
+        if op == "write_items":
+            self.write(pending)
+            return
+        self.server_send(pending, message)
+
+    def server_send(self, call: Call, message: Any) -> None:
+        self.server_owed = True
+        client = self.client_call
+        if client is not None and client.stage == "receive":
+            self.deliver_to_client(client, message)
+            if self.server_owed:
+                call.stage = "reply"
+                self.server_call = call
+            else:
+                self.finish(call.id, ("ok", None))
+            self.client_returns(client)
+            return
+        call.stage = "offer"
+        self.server_call = call
+        self.server_offer = message
+        self.cite("MIRROR-ASEND", "the item waits for a client call to take it")
+
+    def deliver_to_client(self, client: Call, message: Any) -> None:
+        """Deliver into the client's pending call; the reply is immediate if it asks for more."""
+        self.delivered["server"] += 1
+        client.got.append(message)
+        if len(client.got) < client.capacity and not _is_throw(message):
+            self.server_owed = False
+            self.cite("READ-ITEMS-BATCH", "the batch has room: the writer's call returns at once")
+        else:
+            self.server_owed = True
+            self.client_owed = False
+            self.cite("MIRROR-ASEND", "the client's call returns the item; the server waits for the reply")
+
+    def client_returns(self, client: Call) -> None:
+        """The client's task resumes with what it was given (at quiescence)."""
+        if self.racing == "client":
+            self.hold_for_client(client)
+            return
+        self.client_call = None
+        self.return_to_client(client, client.got)
+
+    def server_receive(self) -> None:
+        call = self.server_call
+        assert call is not None
+        if self.server_held:
+            message = self.server_held.pop(0)
+            self.server_call = None
+            self.server_owed = False
+            self.cite("CANCEL-RECEIVE-RACE", "the next call returns the request the cancelled one was given")
+            self.server_resumes(call, message)
+            return
+        if self.client_offer is not None:
+            message, self.client_offer = self.client_offer, None
+            self.delivered["client"] += 1
+            self.server_owed = False
+            assert self.client_call is not None
+            self.client_call.stage = "receive"
+            self.server_call = None
+            self.server_resumes(call, message)
+            return
+        if self.client_life == "closed":
+            self.server_call = None
+            self.server_gets_exit(call.id)
+            self.cite("MIRROR-ACLOSE", "the server's call raises GeneratorExit")
+
+    def server_resumes(self, call: Call, message: Any) -> None:
+        """The server's pending call receives ``message`` (a request, or a throw)."""
+        if self.racing == "server":
+            self.hold_for_server(call, message)
+            return
+        if call.op == "enter":
+            self.server_life = "open"
+            self.finish(call.id, ("ok", None))
+            self.cite("SERVER-BLOCK-ENTER", "the server block starts")
+            return
+        if _is_throw(message):
+            self.finish(call.id, ("raise", message[1]))
+            self.cite("MIRROR-ATHROW", f"the server's call raises {message[1]}")
+            return
+        if call.op == "write_items":
+            self.write(call)
+            return
+        self.finish(call.id, ("ok", message[1]))
+        self.cite("MIRROR-ASEND", "the server's call returns the client's request")
+
+    def write(self, call: Call) -> None:
+        """Go on with write_items: hand items to a pending client call, or wait for one."""
+        client = self.client_call
+        if client is None or client.stage != "receive":
+            call.stage = "taker"
+            self.server_call = call
+            self.cite("WRITE-ITEMS-LAZY", "write_items waits for a reader before it pulls an item")
+            return
+        while True:
+            if not call.items:
+                self.finish(call.id, ("ok", None))
+                self.cite("WRITE-ITEMS-BATCH", "write_items returns: its iterator is exhausted")
+                if client.got:
+                    self.client_returns(client)
+                return
+            self.deliver_to_client(client, call.items.pop(0))
+            if self.server_owed:
+                break
+        call.stage = "reply"
+        self.server_call = call
+        self.client_returns(client)
+
+    # -- cancellation ------------------------------------------------------
+
+    def _on_cancel(self, event: Event) -> None:
+        if event.end == "client":
+            self.cancel_client_call()
+        else:
+            self.cancel_server_call()
+
+    def cancel_client_call(self) -> None:
+        call = self.client_call
+        assert call is not None
+        self.client_call = None
+        self.finish(call.id, ("raise", "CancelledError"))
+        if call.stage == "offer":
+            self.client_offer = None
+            self.client_owed = False
+            if not self.delivered["client"]:
+                self.client_life = "unstarted"
+            self.cite("CANCEL-SEND-UNTAKEN", "the request is withdrawn")
+        else:
+            self.cite("CANCEL-REQUEST-UNTAKEN", "the next item waits for the next request")
+
+    def cancel_server_call(self) -> None:
+        call = self.server_call
+        assert call is not None
+        self.server_call = None
+        self.finish(call.id, ("raise", "CancelledError"))
+        if call.stage == "enter":
+            self.end_server("ServerCancelledError")
+        elif call.stage == "offer":
+            self.server_offer = None
+            self.server_owed = False
+            self.cite("CANCEL-SEND-UNTAKEN", "the item is withdrawn")
+        elif call.stage == "taker":
+            self.cite("WRITE-ITEMS-LAZY", "write_items had pulled nothing")
+        else:
+            self.cite("CANCEL-SEND-TAKEN", "the value stays delivered; the reply goes to the next call")
+
+    def _on_kill(self, event: Event) -> None:
+        if self.server_call is not None:
+            self.cancel_server_call()
+        if self.server_life != "closed":
+            self.end_server("ServerCancelledError")
+
+    def _on_race(self, event: Event) -> None:
+        # The peer's call delivers as usual, but the receiving end's task is
+        # cancelled before it resumes: what it was given stays with the end.
+        self.racing = event.end
+        try:
+            self.apply_call(Event("server" if event.end == "client" else "client", event.op, event.arg))
+        finally:
+            self.racing = ""
+
+    def apply_call(self, event: Event) -> None:
+        if event.kind == "client":
+            self._on_client(event)
+        else:
+            self._on_server(event)
+
+    def hold_for_client(self, client: Call) -> None:
+        self.client_call = None
+        self.client_held.extend(client.got)
+        self.finish(client.id, ("raise", "CancelledError"))
+        self.cite("CANCEL-RECEIVE-RACE", "what the cancelled call was given waits for the next call")
+
+    def hold_for_server(self, call: Call, message: Any) -> None:
+        self.server_held.append(message)
+        self.finish(call.id, ("raise", "CancelledError"))
+        if call.op == "enter":
+            self.server_held.clear()
+            self.end_server("ServerCancelledError")
+            return
+        self.cite("CANCEL-RECEIVE-RACE", "the request waits for the server's next call")
+
+    # -- endings -----------------------------------------------------------
+
+    def _on_exit(self, event: Event) -> None:
+        self.end_server("StopAsyncIteration" if event.arg is None else event.arg)
+
+    def end_server(self, outcome: str) -> None:
+        self.server_life = "closed"
+        self.server_held.clear()
+        self.server_offer = None
+        if self.client_life == "closed":
+            self.cite("MIRROR-SERVER-RETURN", "the server ends after the client closed")
+            return
+        self.outcome = outcome
+        self.cite(
+            "CANCEL-SERVER-TASK" if outcome == "ServerCancelledError" else "MIRROR-SERVER-RETURN",
+            f"the client's pending or next call raises {outcome}",
+        )
+        client = self.client_call
+        if client is not None and not self.client_held:
+            self.client_call = None
+            self.client_offer = None
+            self.client_learns_end(client.id)
+
+    def _on_abandon(self, event: Event) -> None:
+        self.abandoned = True
+        self.cite("ABANDON-CLIENT-GC", "the client is closed by the garbage collector")
+        self.close_client()
+
+    def _on_second(self, event: Event) -> None:
+        self.new_call()
+        self.results[self.calls] = ("raise", "ChannelInUseError")
+        self.cite("MISUSE-SECOND-END", f"a second {event.end} raises ChannelInUseError")
+
+
+def _is_throw(message: Any) -> bool:
+    return bool(message[0] == THROW)
+
+
+def _copy_call(call: Call | None) -> Call | None:
+    if call is None:
+        return None
+    return replace(call, got=list(call.got), items=list(call.items))
+
+
+# -- the derived transition table ------------------------------------------
+
+
+def events(stream: bool) -> list[Event]:
+    """The events of the exploration alphabet (small values keep it finite)."""
+    alphabet = [
+        Event("client", "anext"),
+        Event("client", "asend", 7),
+        Event("client", "athrow", "Boom"),
+        Event("client", "aclose"),
+        Event("server", "enter"),
+        Event("server", "asend", 1),
+        Event("server", "asend", None),
+        Event("server", "athrow", "Boom"),
+        Event("cancel", end="client"),
+        Event("cancel", end="server"),
+        Event("kill"),
+        Event("exit"),
+        Event("exit", arg="ValueError"),
+        Event("race", "asend", 1, end="client"),
+        Event("race", "anext", end="server"),
+        Event("abandon", end="client"),
+        Event("second", end="client"),
+        Event("second", end="server"),
+    ]
+    if stream:
+        alphabet += [
+            Event("client", "read_items", 3),
+            Event("server", "write_items", (1, 2)),
+            Event("server", "write_items", (1, 2, 3, 4)),
+            Event("race", "write_items", (1, 2), end="client"),
+        ]
+    return alphabet
+
+
+def label(event: Event) -> str:
+    """The event as the transition table shows it (values abstracted)."""
+    if event.kind in ("client", "server"):
+        return f"{event.kind} {event.op}" + ("(x)" if event.op == "asend" and event.arg is not None else "")
+    if event.kind == "race":
+        return f"{event.op} delivered, then {event.end} cancelled"
+    if event.kind == "exit":
+        return "server block raises" if event.arg else "server block ends"
+    if event.kind == "kill":
+        return "server task cancelled"
+    return f"{event.kind} {event.end}"
+
+
+def sequences(depth: int, stream: bool = False) -> Iterator[tuple[Event, ...]]:
+    """Every enabled event sequence of exactly ``depth`` events (bounded-exhaustive)."""
+
+    def extend(model: ChannelModel, prefix: tuple[Event, ...]) -> Iterator[tuple[Event, ...]]:
+        if len(prefix) == depth:
+            yield prefix
+            return
+        for event in events(stream):
+            if model.enabled(event):
+                successor = model.copy()
+                successor.apply(event)
+                yield from extend(successor, (*prefix, event))
+
+    yield from extend(ChannelModel(stream=stream), ())
+
+
+def explore(depth: int = 6, stream: bool = False) -> list[Transition]:
+    """The table of every transition the model takes within ``depth`` events."""
+    seen: dict[tuple[str, str, str, str], str] = {}
+    frontier = [ChannelModel(stream=stream)]
+    visited: set[Any] = set()
+    for _ in range(depth):
+        successors = []
+        for model in frontier:
+            for event in events(stream):
+                if not model.enabled(event):
+                    continue
+                successor = model.copy()
+                source = model.phase
+                successor.apply(event)
+                for clause, outcome in successor.steps[:1] or [("", "")]:
+                    key = (source, label(event), successor.phase, clause)
+                    seen.setdefault(key, outcome)
+                signature = _signature(successor)
+                if signature not in visited:
+                    visited.add(signature)
+                    successors.append(successor)
+        frontier = successors
+    return [
+        Transition(source, event, target, clause, outcome)
+        for (source, event, target, clause), outcome in sorted(seen.items())
+    ]
+
+
+def _signature(model: ChannelModel) -> Any:
+    def call(c: Call | None) -> Any:
+        return None if c is None else (c.op, c.stage, c.capacity, tuple(c.got), tuple(c.items))
+
+    return (
+        model.client_life,
+        model.server_life,
+        model.outcome,
+        model.client_owed,
+        model.server_owed,
+        repr(model.client_offer),
+        repr(model.server_offer),
+        repr(model.client_held),
+        repr(model.server_held),
+        call(model.client_call),
+        call(model.server_call),
+    )
+
+
+TRANSITIONS: list[Transition] = explore(depth=5)
+STREAM_TRANSITIONS: list[Transition] = [
+    t for t in explore(depth=4, stream=True) if t not in set(TRANSITIONS)
+]
+
+__all__ = [
+    "CLAUSES",
+    "STATES",
+    "STREAM_TRANSITIONS",
+    "TRANSITIONS",
+    "ChannelModel",
+    "Event",
+    "Transition",
+    "events",
+    "explore",
+    "label",
+    "sequences",
+]
