@@ -30,11 +30,20 @@ class ConformanceError(AssertionError):
 
 
 class Conformance:
-    def __init__(self, module: ModuleType, loop_factory: LoopFactory, stream: bool, impl_name: str) -> None:
+    def __init__(
+        self,
+        module: ModuleType,
+        loop_factory: LoopFactory,
+        stream: bool,
+        impl_name: str,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.module = module
         self.impl_name = impl_name
         self.stream = stream
-        self.loop = loop_factory()
+        # A loop passed in is the caller's to close; otherwise the run owns one.
+        self.own_loop = loop is None
+        self.loop = loop_factory() if loop is None else loop
         self.model = ChannelModel(stream=stream)
         self.harness = Harness(module, stream)
         self.events: list[Event] = []
@@ -79,7 +88,8 @@ class Conformance:
         try:
             self.loop.run_until_complete(self.harness.close())
         finally:
-            self.loop.close()
+            if self.own_loop:
+                self.loop.close()
 
 
 def script(impl_name: str, stream: bool, events: Iterable[Event]) -> str:

@@ -55,6 +55,10 @@ def impl(impl_name: str) -> ModuleType:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from spec.conformance import STATS
+    from spec.test_exhaustive import EXPLORED
+
+    for name, count in EXPLORED.items():
+        terminalreporter.write_line(f"exhaustive: {name}: {count} sequences explored")
 
     if STATS["runs"]:
         terminalreporter.write_line(
