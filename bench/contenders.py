@@ -29,6 +29,11 @@ SAV = "sav.channels 0.4 Channel"
 SAV_STREAM = "sav.channels 0.4 StreamChannel read_items(k)"
 
 
+# Each consumer does the least that checks delivery: it adds up what it
+# receives, item by item from an async iterator, batch by batch (sum) from
+# read_items, so that the figures are the cost of moving the items.
+
+
 class DeliveryError(AssertionError):
     """A consumer did not receive exactly the items its producer sent."""
 
@@ -156,8 +161,7 @@ def channel(module: ModuleType, name: str) -> Contender:
             received = 0
             try:
                 while True:
-                    for item in await reader.read_items(batch):
-                        received += item
+                    received += sum(await reader.read_items(batch))
             except StopAsyncIteration:
                 pass
             gate.expect(received, total(items))
@@ -517,8 +521,7 @@ def sav_stream(sav: ModuleType) -> Contender:
             received = 0
             try:
                 while True:
-                    for item in await reader.read_items(batch):
-                        received += item
+                    received += sum(await reader.read_items(batch))
             except closed:
                 pass
             gate.expect(received, total(items))
