@@ -431,6 +431,13 @@ class _Handoff:
                 f"that: let GeneratorExit end the server block"
             )
 
+    @staticmethod
+    def closed_under_call() -> ChannelClosedError:
+        return ChannelClosedError(
+            "the server block ended while this call of the server end was pending in "
+            "another task; a delegate must finish before the block that lent it the end"
+        )
+
     def raise_exit(self) -> None:
         self.exit_raised = True
         raise GeneratorExit
@@ -464,6 +471,8 @@ class _Handoff:
     async def server_receive(self) -> Any:
         server, client = self.server, self.client
         while True:
+            if self.server_state == "closed":
+                raise self.closed_under_call()
             if server.inbox:
                 message = server.inbox.pop(0)
             elif client.offer is not _NOTHING:
@@ -489,6 +498,8 @@ class _Handoff:
                 )
             iterator = iter(items)
             while True:
+                if self.server_state == "closed":
+                    raise self.closed_under_call()
                 if self.client_state == "closed":
                     self.raise_exit()
                 waiter = client.waiter
@@ -525,7 +536,7 @@ class _Handoff:
         if self.server.running:
             raise AlreadyRunningError(
                 "aclose(): the server end has a call pending in another task; "
-                "wait for the tasks you delegated to before leaving the server block"
+                "wait for the tasks you delegated to before closing it"
             )
         if self.server_state != "closed":
             self.finish_server(_END)
@@ -541,28 +552,33 @@ class _Handoff:
 
     def server_exit(self, exc: BaseException | None) -> bool:
         """Close the server when its block ends; True to swallow ``exc``."""
+        swallow = False
         if exc is None:
-            self.server_aclose()
-            return False
-        if self.server.running:
-            self.server_aclose()  # raises AlreadyRunningError
-        if isinstance(exc, GeneratorExit) and self.client_state == "closed":
+            outcome = _END
+        elif isinstance(exc, GeneratorExit) and self.client_state == "closed":
             # The client closed the channel: the block ends quietly.
-            self.finish_server(_END)
-            return True
-        if exc is self.thrown:
+            outcome, swallow = _END, True
+        elif exc is self.thrown:
             # The client's own exception goes back to the client's athrow().
-            self.finish_server(exc)
-            return True
-        if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
-            self.finish_server(self.cancelled(exc))
+            outcome, swallow = exc, True
+        elif isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+            outcome = self.cancelled(exc)
         elif isinstance(exc, StopAsyncIteration):
-            error = RuntimeError("the server block raised StopAsyncIteration")
-            error.__cause__ = exc
-            self.finish_server(error)
+            outcome = RuntimeError("the server block raised StopAsyncIteration")
+            outcome.__cause__ = exc
         else:
-            self.finish_server(exc)
-        return False
+            outcome = exc
+        self.finish_server(outcome)
+        if self.server.running:
+            # A delegate still waits in another task: close the channel all
+            # the same, so that nothing hangs (MISUSE-EXIT-WHILE-DELEGATED).
+            _wake(self.server)
+            if exc is None:
+                raise AlreadyRunningError(
+                    "the server block ended while a call of the server end was pending in "
+                    "another task; wait for the tasks you delegated to before leaving the block"
+                )
+        return swallow
 
 
 # --------------------------------------------------------------------------
@@ -807,7 +823,7 @@ class Channel(Generic[T, U]):
     first use; asking for a second one raises :exc:`ChannelInUseError`.
     """
 
-    __slots__ = ("_handoff",)
+    __slots__ = ("_handoff", "__weakref__")
 
     _client_type: type[ClientEnd[Any, Any]] = ClientEnd
     _server_type: type[ServerEnd[Any, Any]] = ServerEnd

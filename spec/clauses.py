@@ -244,9 +244,13 @@ _CLAUSES = [
         "MISUSE-EXIT-WHILE-DELEGATED",
         "Misuse fails loudly",
         "Leaving the block while a delegate still sends",
-        "Leaving the server block or awaiting server.aclose() while a call of the server end is "
-        "pending in another task raises AlreadyRunningError.",
-        "PEP 525 refuses to close a running generator for the same reason.",
+        "If the server block ends while a call of the server end is pending in another task, the "
+        "channel closes all the same: that call raises ChannelClosedError, and a block that ended "
+        "normally raises AlreadyRunningError (an exception leaving the block, such as a "
+        "cancellation, propagates unchanged). server.aclose() while a call is pending raises "
+        "AlreadyRunningError and changes nothing.",
+        "PEP 525 refuses to close a running generator; but the block is over, and a channel left "
+        "open would strand both the delegate and the client.",
     ),
     Clause(
         "NO-NOISE",

@@ -19,10 +19,8 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
+from spec.loops import SETTLE_ROUNDS, blocked
 from spec.model import Event
-
-# The largest number of loop iterations one event may take to settle.
-SETTLE_ROUNDS = 200
 
 
 class Boom(Exception):
@@ -179,7 +177,7 @@ class Harness:
         """Run the loop until every task is finished or waits on a pending future."""
         for _ in range(SETTLE_ROUNDS):
             await asyncio.sleep(0)
-            if all(_blocked(task) for task in self.tasks.values()):
+            if all(blocked(task) for task in self.tasks.values()):
                 return
         raise Hang(f"no quiescence after {SETTLE_ROUNDS} loop iterations")
 
@@ -189,13 +187,6 @@ class Harness:
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-
-
-def _blocked(task: asyncio.Task[Any]) -> bool:
-    if task.done():
-        return True
-    waiter = getattr(task, "_fut_waiter", None)
-    return waiter is not None and not waiter.done()
 
 
 def _uncancel() -> None:

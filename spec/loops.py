@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 
 def loop_factories() -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
@@ -15,3 +16,24 @@ def loop_factories() -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     else:
         factories["uvloop"] = uvloop.new_event_loop
     return factories
+
+
+def blocked(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` is finished or waits on a future that is still pending."""
+    if task.done():
+        return True
+    waiter = getattr(task, "_fut_waiter", None)
+    return waiter is not None and not waiter.done()
+
+
+# The largest number of loop iterations that settling may take.
+SETTLE_ROUNDS = 200
+
+
+async def settle(*tasks: asyncio.Task[Any] | asyncio.Future[Any]) -> None:
+    """Run the event loop until each of ``tasks`` is finished or blocked: no clock involved."""
+    for _ in range(SETTLE_ROUNDS):
+        await asyncio.sleep(0)
+        if all(blocked(task) for task in tasks):  # type: ignore[arg-type]
+            return
+    raise AssertionError(f"no quiescence after {SETTLE_ROUNDS} loop iterations")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,7 +24,14 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> M
 def _with_timeout(test: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(test)
     async def bounded(*args: Any, **kwargs: Any) -> Any:
-        return await asyncio.wait_for(test(*args, **kwargs), TEST_TIMEOUT)
+        # What the loop logs ("exception was never retrieved", ...) fails the test (NO-NOISE).
+        logged: list[dict[str, Any]] = []
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: logged.append(context))
+        result = await asyncio.wait_for(test(*args, **kwargs), TEST_TIMEOUT)
+        gc.collect()
+        assert not logged, logged
+        return result
 
     return bounded
 
@@ -31,5 +39,4 @@ def _with_timeout(test: Callable[..., Any]) -> Callable[..., Any]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.add_marker(pytest.mark.asyncio)
             item.obj = _with_timeout(item.obj)

@@ -1,0 +1,541 @@
+"""Behaviours of channels.py that the model does not drive, each proving a clause.
+
+The conformance suite (spec/) checks every interleaving of calls against the
+model; these tests cover what lies outside its alphabet: misuse, the garbage
+collector, typing, repr, and the stream operations at scale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import gc
+import sys
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from channels import (
+    AlreadyRunningError,
+    Channel,
+    ChannelClosedError,
+    ChannelError,
+    ChannelInUseError,
+    ClientClosedError,
+    ReplyPendingError,
+    ServerCancelledError,
+    StreamChannel,
+    WrongEventLoopError,
+)
+from spec.loops import settle
+
+
+class Boom(Exception):
+    pass
+
+
+async def serve(channel: Channel[Any, Any], *items: Any) -> list[Any]:
+    """A producer that sends ``items`` and returns the replies."""
+    async with channel.server() as server:
+        return [await server.asend(item) for item in items]
+
+
+# -- the mirror of PEP 525, where the model cannot go -------------------------
+
+
+@pytest.mark.clause("MIRROR-STOPASYNCITERATION")
+async def test_stop_async_iteration_in_the_block_reaches_the_client_as_runtime_error() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            await server.asend(1)
+            raise StopAsyncIteration
+
+    producer = asyncio.ensure_future(produce())
+    assert await anext(client) == 1
+    # async for would end quietly on a StopAsyncIteration: the bug must show.
+    with pytest.raises(RuntimeError) as raised:
+        await anext(client)
+    assert isinstance(raised.value.__cause__, StopAsyncIteration)
+    with pytest.raises(StopAsyncIteration):
+        await producer
+
+
+@pytest.mark.clause("MIRROR-IGNORED-EXIT")
+async def test_a_server_that_sends_after_generator_exit_gets_channel_closed_error() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    outcomes: list[str] = []
+
+    async def stubborn() -> None:
+        async with channel.server() as server:
+            try:
+                await server.asend(1)
+            except GeneratorExit:
+                outcomes.append("GeneratorExit")
+            with pytest.raises(ChannelClosedError, match="GeneratorExit"):
+                await server.asend(2)
+            outcomes.append("ChannelClosedError")
+
+    producer = asyncio.ensure_future(stubborn())
+    assert await anext(client) == 1
+    await client.aclose()
+    await producer
+    assert outcomes == ["GeneratorExit", "ChannelClosedError"]
+
+
+@pytest.mark.clause("MIRROR-ATHROW")
+async def test_an_uncaught_athrow_goes_back_to_the_client_and_leaves_the_server_task_quiet() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    producer = asyncio.ensure_future(serve(channel, 1, 2))
+    assert await anext(client) == 1
+    boom = Boom()
+    with pytest.raises(Boom) as raised:
+        await client.athrow(boom)
+    assert raised.value is boom
+    # The exception belonged to the client: the producer's task ends without it.
+    assert await producer == [None] or producer.done()
+
+
+@pytest.mark.clause("MIRROR-ATHROW")
+async def test_athrow_accepts_the_legacy_type_and_value_form() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    caught: list[BaseException] = []
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            try:
+                await server.asend(1)
+            except Boom as exc:
+                caught.append(exc)
+                await server.asend(2)
+
+    producer = asyncio.ensure_future(produce())
+    assert await anext(client) == 1
+    assert await client.athrow(Boom, "why") == 2
+    assert caught[0].args == ("why",)
+    with pytest.raises(StopAsyncIteration):
+        await anext(client)
+    await producer
+    with pytest.raises(TypeError):
+        await client.athrow(Boom(), "value")
+    with pytest.raises(TypeError):
+        await client.athrow("not an exception")  # type: ignore[call-overload]
+
+
+@pytest.mark.clause("MIRROR-ATHROW")
+async def test_server_athrow_raises_in_the_client_and_returns_its_next_request() -> None:
+    channel: Channel[int, int] = Channel()
+    client = channel.client()
+
+    async def produce() -> int:
+        async with channel.server() as server:
+            await server.asend(1)
+            return await server.athrow(Boom("for the client"))
+
+    producer = asyncio.ensure_future(produce())
+    assert await client.asend(None) == 1  # type: ignore[arg-type]
+    with pytest.raises(Boom, match="for the client"):
+        await client.asend(5)
+    with pytest.raises(StopAsyncIteration):
+        await client.asend(6)
+    assert await producer == 6
+
+
+# -- cancellation -----------------------------------------------------------
+
+
+@pytest.mark.clause("CANCEL-REQUEST-UNTAKEN")
+async def test_a_timeout_loop_around_anext_gets_every_item_exactly_once() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            for item in range(200):
+                if item % 3 == 0:
+                    await asyncio.sleep(0.002)  # slower than the consumer's timeout
+                await server.asend(item)
+
+    producer = asyncio.ensure_future(produce())
+    received = []
+    while True:
+        try:
+            received.append(await asyncio.wait_for(anext(client), 0.001))
+        except asyncio.TimeoutError:
+            continue
+        except StopAsyncIteration:
+            break
+    await producer
+    assert received == list(range(200))
+
+
+@pytest.mark.clause("CANCEL-SEND-TAKEN", "REPLY-PENDING")
+async def test_delivered_tells_a_cancelled_sender_whether_its_value_arrived() -> None:
+    channel: Channel[str, int] = Channel()
+    client = channel.client()
+    server_ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            server_ready.set_result(server)
+            await asyncio.Event().wait()
+
+    producer = asyncio.ensure_future(produce())
+    request = asyncio.ensure_future(client.asend(None))  # type: ignore[arg-type]
+    server = await server_ready
+    before = server.delivered
+    sending = asyncio.ensure_future(server.asend("item"))
+    await settle(sending, request)
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    assert server.delivered == before + 1  # the item reached the client
+    assert await request == "item"
+    with pytest.raises(ReplyPendingError, match="anext"):
+        await server.asend("another")
+    reply = asyncio.ensure_future(anext(server))  # receive the reply that is owed
+    asking = asyncio.ensure_future(client.asend(42))
+    assert await reply == 42
+    producer.cancel()
+    await asyncio.gather(producer, asking, return_exceptions=True)
+    assert isinstance(asking.exception(), ServerCancelledError)
+
+
+@pytest.mark.clause("CANCEL-SERVER-TASK")
+async def test_a_cancelled_server_gives_the_client_server_cancelled_error() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    producer = asyncio.ensure_future(serve(channel, 1, 2))
+    assert await anext(client) == 1
+    await settle(producer)  # the server waits for the client's next request
+    producer.cancel()
+    with pytest.raises(ServerCancelledError) as raised:
+        await anext(client)
+    assert not isinstance(raised.value, asyncio.CancelledError)
+    assert isinstance(raised.value.__cause__, asyncio.CancelledError)
+    assert producer.cancelled()
+
+
+@pytest.mark.clause("CANCEL-SERVER-TASK")
+async def test_a_server_cancelled_while_entering_gives_the_client_server_cancelled_error() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    producer = asyncio.ensure_future(serve(channel, 1))
+    await settle(producer)
+    producer.cancel()
+    await asyncio.gather(producer, return_exceptions=True)
+    with pytest.raises(ServerCancelledError):
+        await anext(client)
+
+
+# -- nothing hangs ----------------------------------------------------------
+
+
+@pytest.mark.clause("ABANDON-CLIENT-GC")
+async def test_a_consumer_that_breaks_out_of_async_for_never_strands_its_producer() -> None:
+    channel: Channel[int, None] = Channel()
+    sent: list[int] = []
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            for item in range(10):
+                await server.asend(item)
+                sent.append(item)
+
+    async def consume() -> None:
+        async for item in channel.client():
+            if item == 3:
+                break
+
+    producer = asyncio.ensure_future(produce())
+    await consume()
+    await asyncio.wait_for(producer, 5)  # ends quietly, without hanging
+    assert sent == [0, 1, 2]
+
+
+@pytest.mark.clause("ABANDON-CLIENT-GC", "MIRROR-ACLOSE-UNSTARTED")
+async def test_an_abandoned_client_that_never_asked_stops_the_server_entering() -> None:
+    channel: Channel[int, None] = Channel()
+    channel.client()  # dropped at once
+    with pytest.raises(ClientClosedError, match="never|before"):
+        await serve(channel, 1)
+
+
+@pytest.mark.clause("ABANDON-SERVER")
+async def test_a_server_coroutine_closed_from_outside_a_task_closes_its_channel() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    request = asyncio.ensure_future(anext(client))
+    await settle(request)
+    producer = serve(channel, 1, 2)
+    producer.send(None)  # enters, hands over 1, waits for the reply
+    assert await request == 1
+    producer.close()  # what the garbage collector does to an abandoned coroutine
+    with pytest.raises(ServerCancelledError, match="closed"):
+        await anext(client)
+
+
+# -- misuse fails loudly ----------------------------------------------------
+
+
+@pytest.mark.clause("MISUSE-SECOND-END")
+async def test_a_second_client_or_server_is_refused() -> None:
+    channel: Channel[int, None] = Channel()
+    channel.client()
+    channel.server()
+    with pytest.raises(ChannelInUseError, match="create another Channel"):
+        channel.client()
+    with pytest.raises(ChannelInUseError, match="create another Channel"):
+        channel.server()
+
+
+@pytest.mark.clause("MISUSE-CLOSED-SERVER")
+async def test_a_server_end_used_after_its_block_raises_channel_closed_error() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    kept: list[Any] = []
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            kept.append(server)
+            await server.aclose()
+            await server.aclose()  # closing twice is harmless
+            with pytest.raises(ChannelClosedError, match="closed"):
+                await server.asend(1)
+
+    producer = asyncio.ensure_future(produce())
+    with pytest.raises(StopAsyncIteration):
+        await anext(client)
+    await producer
+    with pytest.raises(ChannelClosedError):
+        await kept[0].asend(2)
+
+
+@pytest.mark.clause("MIRROR-ALREADY-RUNNING")
+async def test_two_tasks_on_one_server_end_get_already_running_error() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    server_ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            server_ready.set_result(server)
+            await asyncio.Event().wait()
+
+    producer = asyncio.ensure_future(produce())
+    request = asyncio.ensure_future(anext(client))
+    server = await server_ready
+    first = asyncio.ensure_future(server.asend(1))
+    await settle(first)
+    with pytest.raises(AlreadyRunningError, match="another task"):
+        await server.asend(2)
+    assert isinstance(AlreadyRunningError("x"), RuntimeError)
+    assert await request == 1
+    producer.cancel()
+    await asyncio.gather(producer, first, return_exceptions=True)
+    # The block ended under the delegate: it is told, and nothing hangs.
+    assert producer.cancelled()
+    assert isinstance(first.exception(), ChannelClosedError)
+
+
+@pytest.mark.clause("MISUSE-EXIT-WHILE-DELEGATED")
+async def test_leaving_the_block_while_a_delegate_still_sends_closes_the_channel_loudly() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    request = asyncio.ensure_future(anext(client))
+    delegates: list[asyncio.Future[Any]] = []
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            delegates.append(asyncio.ensure_future(server.asend(1)))
+            await settle(delegates[0])
+            with pytest.raises(AlreadyRunningError, match="pending in another task"):
+                await server.aclose()  # as PEP 525 refuses to close a running generator
+            assert await request == 1
+
+    with pytest.raises(AlreadyRunningError, match="delegated"):
+        await produce()
+    with pytest.raises(ChannelClosedError, match="pending in another task"):
+        await delegates[0]
+    with pytest.raises(StopAsyncIteration):
+        await anext(client)
+
+
+@pytest.mark.clause("MISUSE-WRONG-LOOP")
+def test_a_channel_used_from_another_event_loop_raises_wrong_event_loop_error() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+
+    async def ask() -> None:
+        task = asyncio.ensure_future(anext(client))
+        await settle(task)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(ask())
+    with pytest.raises(WrongEventLoopError, match="bound to event loop"):
+        asyncio.run(anext(client))
+
+
+@pytest.mark.clause("NO-NOISE")
+async def test_a_finished_channel_leaves_no_cycle_behind() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        channel: Channel[int, None] = Channel()
+        client = channel.client()
+        producer = asyncio.ensure_future(serve(channel, 1, 2))
+        assert [item async for item in client] == [1, 2]
+        await producer
+        refs = [weakref.ref(obj) for obj in (channel, client, producer)]
+        del channel, client, producer
+        # Reference counting alone frees them: nothing waits for the cycle collector.
+        assert [ref() for ref in refs] == [None, None, None]
+    finally:
+        gc.enable()
+
+
+@pytest.mark.clause("NO-NOISE", "ABANDON-CLIENT-GC")
+async def test_an_abandoned_client_is_freed_by_reference_counting() -> None:
+    gc.disable()
+    try:
+        channel: Channel[int, None] = Channel()
+        client = channel.client()
+        producer = asyncio.ensure_future(serve(channel, 1, 2))
+        assert await anext(client) == 1
+        ref = weakref.ref(client)
+        del client
+        assert ref() is None
+        await asyncio.wait_for(producer, 5)
+    finally:
+        gc.enable()
+
+
+@pytest.mark.clause("REPR-SHOWS-STATE")
+async def test_repr_shows_the_state_of_both_ends() -> None:
+    channel: Channel[int, None] = Channel()
+    assert "client=absent" in repr(channel) and "server=absent" in repr(channel)
+    client = channel.client()
+    block = channel.server()
+    assert "client=unstarted" in repr(client)
+    assert "server=entering" in repr(block)
+    producer = asyncio.ensure_future(serve_from(block, 1))
+    assert await anext(client) == 1
+    assert "client=started, server=open" in repr(channel)
+    with pytest.raises(StopAsyncIteration):
+        await anext(client)
+    await producer
+    assert "client=closed, server=closed" in repr(client)
+
+
+async def serve_from(block: Any, *items: Any) -> None:
+    async with block as server:
+        assert "server=open" in repr(server)
+        for item in items:
+            await server.asend(item)
+
+
+@pytest.mark.clause("TYPED-GENERICS")
+def test_the_ends_are_async_generators_and_the_channels_generic() -> None:
+    channel: Channel[int, str] = Channel[int, str]()
+    client = channel.client()
+    assert isinstance(client, collections.abc.AsyncGenerator)
+    assert isinstance(channel.server()._end, collections.abc.AsyncGenerator)  # noqa: SLF001
+    assert isinstance(StreamChannel[int]().client(), collections.abc.AsyncGenerator)
+    assert issubclass(ChannelInUseError, ChannelError) and issubclass(ChannelInUseError, RuntimeError)
+    assert issubclass(ServerCancelledError, ChannelError)
+    assert not issubclass(ServerCancelledError, asyncio.CancelledError)
+    del client
+
+
+# -- streams ----------------------------------------------------------------
+
+
+def counted(limit: int, pulled: list[int]) -> Iterator[int]:
+    for item in range(limit):
+        pulled.append(item)
+        yield item
+
+
+@pytest.mark.clause("WRITE-ITEMS-LAZY")
+async def test_write_items_pulls_nothing_before_a_reader_asks() -> None:
+    stream: StreamChannel[int] = StreamChannel()
+    reader = stream.client()
+    pulled: list[int] = []
+    block = stream.server()
+
+    async def write() -> None:
+        async with block as writer:
+            await writer.write_items(counted(5, pulled))
+
+    writing = asyncio.ensure_future(write())
+    first = asyncio.ensure_future(reader.read_once())
+    await settle(first, writing)
+    assert await first == 0
+    assert pulled == [0]  # one taker, one item: nothing waits pulled and undelivered
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    assert pulled == [0]
+
+
+@pytest.mark.clause("WRITE-ITEMS-BATCH", "READ-ITEMS-BATCH", "READ-ITEMS-END")
+async def test_bulk_transfer_moves_each_batch_in_one_wake_up() -> None:
+    stream: StreamChannel[int] = StreamChannel()
+    reader = stream.client()
+
+    async def write() -> None:
+        async with stream.server() as writer:
+            await writer.write_items(iter(range(2500)))
+
+    writing = asyncio.ensure_future(write())
+    batches = []
+    while True:
+        try:
+            batches.append(await reader.read_items(1000))
+        except StopAsyncIteration:
+            break
+    await writing
+    assert [len(batch) for batch in batches] == [1000, 1000, 500]
+    assert [item for batch in batches for item in batch] == list(range(2500))
+    with pytest.raises(ValueError, match="at least 1"):
+        await reader.read_items(0)
+
+
+@pytest.mark.clause("READ-ITEMS-BATCH")
+async def test_asend_into_a_batch_with_room_returns_without_the_event_loop() -> None:
+    stream: StreamChannel[str] = StreamChannel()
+    reader = stream.client()
+
+    async def write() -> None:
+        async with stream.server() as writer:
+            for item in "abc":
+                await writer.asend(item)  # the batch has room: no suspension
+
+    batch = asyncio.ensure_future(reader.read_items(5))
+    writing = asyncio.ensure_future(write())
+    assert await batch == ["a", "b", "c"]
+    await writing
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is new in 3.11")
+@pytest.mark.clause("CANCEL-LEAVES-USABLE")
+async def test_a_task_group_producer_and_consumer_shut_down_cleanly() -> None:
+    channel: Channel[int, None] = Channel()
+    received: list[int] = []
+
+    async def consume() -> None:
+        async for item in channel.client():
+            received.append(item)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(consume())
+        group.create_task(serve(channel, *range(5)))
+    assert received == list(range(5))
