@@ -184,9 +184,6 @@ class _Side:
         self.running = False
         self.delivered = 0
 
-    def must_receive(self) -> bool:
-        return self.owed or bool(self.inbox)
-
 
 def _wake(side: _Side) -> None:
     waiter = side.waiter
@@ -306,7 +303,7 @@ class _Handoff:
         try:
             if self.client_state == "closed":
                 raise StopAsyncIteration
-            if client.must_receive():
+            if client.inbox or (client.owed and self.outcome is None):
                 if message is not None:
                     raise ReplyPendingError(
                         f"{method}(): the client's previous call was cancelled after "
@@ -447,7 +444,7 @@ class _Handoff:
         self.begin(server, "server", method)
         try:
             self.check_server_open(method)
-            if server.must_receive():
+            if server.inbox or (server.owed and self.client_state != "closed"):
                 if message is not None:
                     raise ReplyPendingError(
                         f"{method}(): the server's previous call was cancelled after "
@@ -491,7 +488,7 @@ class _Handoff:
         self.begin(server, "server", "write_items")
         try:
             self.check_server_open("write_items")
-            if server.must_receive():
+            if server.inbox or (server.owed and self.client_state != "closed"):
                 raise ReplyPendingError(
                     "write_items(): the server's previous call was cancelled after its "
                     "value was delivered; receive the reply with anext(server) first"

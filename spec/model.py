@@ -591,6 +591,11 @@ class ChannelModel:
             self.apply_call(Event("server" if event.end == "client" else "client", event.op, event.arg))
         finally:
             self.racing = ""
+        # If nothing was delivered, the cancellation is a plain one.
+        if event.end == "client" and self.client_call is not None:
+            self.cancel_client_call()
+        elif event.end == "server" and self.server_call is not None:
+            self.cancel_server_call()
 
     def apply_call(self, event: Event) -> None:
         if event.kind == "client":
