@@ -127,7 +127,8 @@ def _dotted(node: ast.AST) -> str:
 class _FileScanner:
     """Finds the tests of one file and the clause ids each one cites."""
 
-    def __init__(self, path: Path, rel: str, problems: list[tuple[str, str]]) -> None:
+    def __init__(self, path: Path, rel: str, problems: list[tuple[str, str]], root: Path) -> None:
+        self.root = root
         self.path = path
         self.rel = rel
         self.text = path.read_text(encoding="utf-8")
@@ -177,7 +178,8 @@ class _FileScanner:
                 self.problem(
                     arg,
                     f"cannot read the clause id {ast.unparse(arg)!r} without running the file: "
-                    "cite clauses with string literals or module-level string constants",
+                    "cite clauses with string literals, or with module-level constants (str or tuple "
+                    "of str) defined or imported from a module of the repository",
                 )
             else:
                 ids.extend(got)
@@ -200,10 +202,29 @@ class _FileScanner:
         indent = min((len(s) - len(s.lstrip()) for s in chunk if s.strip()), default=0)
         return "\n".join(s[indent:] for s in chunk)
 
-    def scan(self) -> list[TestRef]:
-        tree = ast.parse(self.text, filename=str(self.path))
+    def imported_constants(self, stmt: ast.ImportFrom) -> None:
+        """Names imported from a module of the repository, if they are string constants there."""
+        if stmt.level:
+            base = self.path.parent
+            for _ in range(stmt.level - 1):
+                base = base.parent
+            target = base.joinpath(*(stmt.module or "").split(".")) if stmt.module else base / "__init__"
+        else:
+            target = self.root.joinpath(*(stmt.module or "").split("."))
+        path = target.with_suffix(".py")
+        if not path.is_file():
+            return
+        other = _FileScanner(path, "", [], self.root)
+        other.read_constants(ast.parse(other.text, filename=str(path)))
+        for alias in stmt.names:
+            if alias.name in other.constants:
+                self.constants[alias.asname or alias.name] = other.constants[alias.name]
+
+    def read_constants(self, tree: ast.Module) -> None:
         for stmt in tree.body:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            if isinstance(stmt, ast.ImportFrom):
+                self.imported_constants(stmt)
+            elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 name = stmt.targets[0].id
                 if self.is_clause_mark(stmt.value):
                     self.aliases.add(name)
@@ -211,6 +232,14 @@ class _FileScanner:
                     got = self.strings(stmt.value)
                     if got is not None:
                         self.constants[name] = got
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                got = self.strings(stmt.value)
+                if got is not None:
+                    self.constants[stmt.target.id] = got
+
+    def scan(self) -> list[TestRef]:
+        tree = ast.parse(self.text, filename=str(self.path))
+        self.read_constants(tree)
         module_ids = self.body_pytestmark(tree.body)
         self.visit_body(tree.body, prefix="", inherited=module_ids)
         return self.tests
@@ -295,9 +324,21 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
 
     module, error = load_model(root, config.protocol_model)
     model_path = root / (config.protocol_model.replace(".", "/") + ".py")
-    where = str(model_path)
+    sources = [model_path, *sorted(model_path.parent.glob("*.py"))]
+
+    def where(needle: str = "") -> str:
+        """The first line of the model's package that mentions ``needle``."""
+        for path in sources if needle else []:
+            try:
+                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                    if (line.startswith(needle) if needle.isidentifier() else needle in line):
+                        return f"{path}:{number}"
+            except OSError:
+                continue
+        return f"{model_path}:1"
+
     if module is None:
-        problems.append((where, f"cannot import {config.protocol_model} from {root}:\n{error}"))
+        problems.append((where(), f"cannot import {config.protocol_model} from {root}:\n{error}"))
     else:
         try:
             protocol.clauses = dict(module.CLAUSES)
@@ -305,27 +346,27 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
             protocol.transitions = list(module.TRANSITIONS)
             protocol.loaded = True
         except AttributeError as exc:
-            problems.append((where, f"{config.protocol_model} lacks {exc.name}: it must define CLAUSES, STATES, TRANSITIONS"))
+            problems.append((where(), f"{config.protocol_model} lacks {exc.name}: it must define CLAUSES, STATES, TRANSITIONS"))
     if protocol.loaded:
         for key, clause in protocol.clauses.items():
             for attribute in ("id", "title", "statement", "rationale", "group"):
                 if not isinstance(getattr(clause, attribute, None), str):
-                    problems.append((where, f"clause {key}: {attribute} must be a string"))
+                    problems.append((where(f'"{key}"'), f"clause {key}: {attribute} must be a string"))
             if getattr(clause, "id", key) != key:
-                problems.append((where, f"CLAUSES[{key!r}] has id {clause.id!r}"))
+                problems.append((where(f'"{key}"'), f"CLAUSES[{key!r}] has id {clause.id!r}"))
             if not CLAUSE_ID.match(key):
-                problems.append((where, f"clause id {key!r} is not in CAPS-WITH-DASHES"))
+                problems.append((where(f'"{key}"'), f"clause id {key!r} is not in CAPS-WITH-DASHES"))
         for number, t in enumerate(protocol.transitions, 1):
             for end in ("source", "target"):
                 if getattr(t, end) not in protocol.states:
-                    problems.append((where, f"transition {number} ({t.event}): unknown {end} state {getattr(t, end)!r}"))
+                    problems.append((where("TRANSITIONS"), f"transition {number} ({t.event}): unknown {end} state {getattr(t, end)!r}"))
             if t.clause not in protocol.clauses:
-                problems.append((where, f"transition {number} ({t.event}): unknown clause {t.clause!r}"))
+                problems.append((where("TRANSITIONS"), f"transition {number} ({t.event}): unknown clause {t.clause!r}"))
 
     patterns = python_files_patterns(root)
     for path in test_files(root, list(config.protocol_test_dirs), patterns):
         rel = path.relative_to(root).as_posix()
-        scanner = _FileScanner(path, rel, problems)
+        scanner = _FileScanner(path, rel, problems, root)
         try:
             protocol.tests.extend(scanner.scan())
         except SyntaxError as exc:
@@ -344,7 +385,7 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     if protocol.loaded:
         for clause_id in protocol.clauses:
             if not protocol.tests_of(clause_id):
-                problems.append((where, f"clause {clause_id} has no test: no test in "
+                problems.append((where(f'"{clause_id}"'), f"clause {clause_id} has no test: no test in "
                                  f"{', '.join(config.protocol_test_dirs)} cites it with @pytest.mark.clause"))
 
     digest = hashlib.sha256()
