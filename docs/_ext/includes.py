@@ -49,7 +49,8 @@ class _Optional(SphinxDirective):
         note += nodes.title(text="Not generated yet")
         text = self.options.get("missing", default)
         paragraph = nodes.paragraph()
-        parsed, messages = self.state.inline_text(text.replace("{path}", f"``{rel}``"), self.lineno)
+        shown = rel.removeprefix("../")  # the path from the repository root
+        parsed, messages = self.state.inline_text(text.replace("{path}", f"``{shown}``"), self.lineno)
         paragraph.extend(parsed)
         note += paragraph
         return [note, *messages]
