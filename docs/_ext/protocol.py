@@ -1004,6 +1004,16 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
 # --------------------------------------------------------------------------
 
 
+_MENTION = re.compile(r"(?<![\w`:-])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)(?![\w`-])")
+
+
+def on_autodoc_process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Link the clause ids that docstrings mention, such as (CANCEL-SEND-UNTAKEN)."""
+    clauses = app.protocol.clauses  # type: ignore[attr-defined]
+    for i, line in enumerate(lines):
+        lines[i] = _MENTION.sub(lambda m: f":clause:`{m.group(1)}`" if m.group(1) in clauses else m.group(1), line)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     root = Path(__file__).resolve().parents[2]
     app.add_config_value("protocol_root", str(root), "env", [str])
@@ -1022,4 +1032,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-purge-doc", on_env_purge_doc)
     app.connect("env-merge-info", on_env_merge_info)
     app.connect("doctree-resolved", on_doctree_resolved)
+    app.connect("autodoc-process-docstring", on_autodoc_process_docstring)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
