@@ -18,7 +18,7 @@ import channels  # noqa: E402
 
 project = "channels"
 author = "The channels maintainers"
-copyright = "the channels maintainers"  # noqa: A001
+copyright = "the channels maintainers"
 release = version = channels.__version__
 
 extensions = [

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 class _Optional(SphinxDirective):
     required_arguments = 1
-    option_spec: dict[str, Any] = {"missing": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {"missing": directives.unchanged}
 
     def resolve(self, argument: str) -> tuple[str, Path]:
         rel, absolute = self.env.relfn2path(argument, self.env.docname)
@@ -57,7 +57,11 @@ class _Optional(SphinxDirective):
 
 
 class OptionalLiteralInclude(_Optional):
-    option_spec = {**_Optional.option_spec, "fallback": directives.unchanged, "language": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {
+        **_Optional.option_spec,
+        "fallback": directives.unchanged,
+        "language": directives.unchanged,
+    }
 
     def run(self) -> list[nodes.Node]:
         rel, path = self.resolve(self.arguments[0])
@@ -70,7 +74,9 @@ class OptionalLiteralInclude(_Optional):
                 note += nodes.paragraph(
                     "",
                     "",
-                    nodes.Text(f"{self.arguments[0].lstrip('./')} has not been generated yet; this page shows "),
+                    nodes.Text(
+                        f"{self.arguments[0].lstrip('./')} has not been generated yet; this page shows "
+                    ),
                     nodes.literal(text=f"docs/{fallback_rel}"),
                     nodes.Text(" in its place, which has the same form."),
                 )
@@ -87,7 +93,11 @@ class OptionalLiteralInclude(_Optional):
 
 class OptionalFigure(_Optional):
     has_content = True
-    option_spec = {**_Optional.option_spec, "alt": directives.unchanged, "width": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {
+        **_Optional.option_spec,
+        "alt": directives.unchanged,
+        "width": directives.unchanged,
+    }
 
     def run(self) -> list[nodes.Node]:
         rel, path = self.resolve(self.arguments[0])

@@ -35,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -224,7 +224,11 @@ class _FileScanner:
         for stmt in tree.body:
             if isinstance(stmt, ast.ImportFrom):
                 self.imported_constants(stmt)
-            elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            elif (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
                 name = stmt.targets[0].id
                 if self.is_clause_mark(stmt.value):
                     self.aliases.add(name)
@@ -232,7 +236,11 @@ class _FileScanner:
                     got = self.strings(stmt.value)
                     if got is not None:
                         self.constants[name] = got
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+            elif (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and stmt.value is not None
+            ):
                 got = self.strings(stmt.value)
                 if got is not None:
                     self.constants[stmt.target.id] = got
@@ -271,15 +279,24 @@ class _FileScanner:
                     ),
                 )
 
-    def add(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, ids: tuple[str, ...], *, is_class: bool) -> None:
+    def add(
+        self,
+        stmt: ast.FunctionDef | ast.AsyncFunctionDef,
+        qualname: str,
+        ids: tuple[str, ...],
+        *,
+        is_class: bool,
+    ) -> None:
         ids = tuple(dict.fromkeys(ids))
         if not ids:
             self.problem(
                 stmt,
-                f"test {qualname} cites no clause: mark it with @pytest.mark.clause(\"ID\", ...) "
+                f'test {qualname} cites no clause: mark it with @pytest.mark.clause("ID", ...) '
                 "naming the clauses of spec/model.py that it proves",
             )
-        self.tests.append(TestRef(self.rel, qualname, stmt.lineno, ids, self.source_of(stmt), _summary(stmt), is_class))
+        self.tests.append(
+            TestRef(self.rel, qualname, stmt.lineno, ids, self.source_of(stmt), _summary(stmt), is_class)
+        )
 
 
 def _summary(node: ast.AST) -> str:
@@ -331,7 +348,7 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
         for path in sources if needle else []:
             try:
                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                    if (line.startswith(needle) if needle.isidentifier() else needle in line):
+                    if line.startswith(needle) if needle.isidentifier() else needle in line:
                         return f"{path}:{number}"
             except OSError:
                 continue
@@ -346,7 +363,12 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
             protocol.transitions = list(module.TRANSITIONS)
             protocol.loaded = True
         except AttributeError as exc:
-            problems.append((where(), f"{config.protocol_model} lacks {exc.name}: it must define CLAUSES, STATES, TRANSITIONS"))
+            problems.append(
+                (
+                    where(),
+                    f"{config.protocol_model} lacks {exc.name}: it must define CLAUSES, STATES, TRANSITIONS",
+                )
+            )
     if protocol.loaded:
         for key, clause in protocol.clauses.items():
             for attribute in ("id", "title", "statement", "rationale", "group"):
@@ -359,9 +381,23 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
         for number, t in enumerate(protocol.transitions, 1):
             for end in ("source", "target"):
                 if getattr(t, end) not in protocol.states:
-                    problems.append((where("TRANSITIONS"), f"transition {number} ({t.event}): unknown {end} state {getattr(t, end)!r}"))
-            if t.clause not in protocol.clauses:
-                problems.append((where("TRANSITIONS"), f"transition {number} ({t.event}): unknown clause {t.clause!r}"))
+                    problems.append(
+                        (
+                            where("TRANSITIONS"),
+                            f"transition {number} ({t.event}): unknown {end} state {getattr(t, end)!r}",
+                        )
+                    )
+            if not t.clause:
+                problems.append(
+                    (
+                        where("TRANSITIONS"),
+                        f"transition {number} ({t.source} --{t.event}--> {t.target}) cites no clause",
+                    )
+                )
+            elif t.clause not in protocol.clauses:
+                problems.append(
+                    (where("TRANSITIONS"), f"transition {number} ({t.event}): unknown clause {t.clause!r}")
+                )
 
     patterns = python_files_patterns(root)
     for path in test_files(root, list(config.protocol_test_dirs), patterns):
@@ -377,7 +413,10 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
                 for clause_id in test.clauses:
                     if clause_id not in protocol.clauses:
                         problems.append(
-                            (f"{path}:{test.lineno}", f"test {test.qualname} cites unknown clause {clause_id!r}")
+                            (
+                                f"{path}:{test.lineno}",
+                                f"test {test.qualname} cites unknown clause {clause_id!r}",
+                            )
                         )
     # A class's own unknown ids are reported once, by its methods.
     problems = list(dict.fromkeys(problems))
@@ -385,13 +424,24 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     if protocol.loaded:
         for clause_id in protocol.clauses:
             if not protocol.tests_of(clause_id):
-                problems.append((where(f'"{clause_id}"'), f"clause {clause_id} has no test: no test in "
-                                 f"{', '.join(config.protocol_test_dirs)} cites it with @pytest.mark.clause"))
+                problems.append(
+                    (
+                        where(f'"{clause_id}"'),
+                        f"clause {clause_id} has no test: no test in "
+                        f"{', '.join(config.protocol_test_dirs)} cites it with @pytest.mark.clause",
+                    )
+                )
 
     digest = hashlib.sha256()
-    digest.update(repr(sorted((k, vars(c) if hasattr(c, "__dict__") else repr(c)) for k, c in protocol.clauses.items())).encode())
+    digest.update(
+        repr(
+            sorted((k, vars(c) if hasattr(c, "__dict__") else repr(c)) for k, c in protocol.clauses.items())
+        ).encode()
+    )
     digest.update(repr(protocol.states).encode())
-    digest.update(repr([(t.source, t.event, t.target, t.clause, t.outcome) for t in protocol.transitions]).encode())
+    digest.update(
+        repr([(t.source, t.event, t.target, t.clause, t.outcome) for t in protocol.transitions]).encode()
+    )
     digest.update(repr(protocol.tests).encode())
     # A change to this extension changes the pages it draws.
     digest.update(Path(__file__).read_bytes())
@@ -399,22 +449,34 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     return protocol, problems
 
 
+_current = Protocol()
+
+
+def current() -> Protocol:
+    """What ``builder-inited`` collected for this build."""
+    return _current
+
+
 def on_builder_inited(app: Sphinx) -> None:
     protocol, problems = collect(app)
-    app.protocol = protocol  # type: ignore[attr-defined]
+    global _current
+    _current = protocol
     for location, message in problems:
         logger.warning(message, location=location, type="protocol", subtype="spec")
     if protocol.loaded:
         tested = sum(1 for c in protocol.clauses if protocol.tests_of(c))
         logger.info(
-            f"protocol: {len(protocol.clauses)} clauses ({tested} with tests), {len(protocol.states)} states, "
+            f"protocol: {len(protocol.clauses)} clauses ({tested} with tests), "
+            f"{len(protocol.states)} states, "
             f"{len(protocol.transitions)} transitions, {len(protocol.tests)} tests and test classes"
         )
 
 
-def on_env_get_outdated(app: Sphinx, env: BuildEnvironment, added: Any, changed: Any, removed: Any) -> list[str]:
+def on_env_get_outdated(
+    app: Sphinx, env: BuildEnvironment, added: Any, changed: Any, removed: Any
+) -> list[str]:
     """Re-read the pages that show the protocol when the model or the tests changed."""
-    fingerprint = app.protocol.fingerprint  # type: ignore[attr-defined]
+    fingerprint = current().fingerprint
     if getattr(env, "protocol_fingerprint", None) == fingerprint:
         return []
     env.protocol_fingerprint = fingerprint  # type: ignore[attr-defined]
@@ -479,7 +541,7 @@ class _ProtocolRole(SphinxRole):
 
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
         _users(self.env).add(self.env.docname)
-        protocol: Protocol = self.env.app.protocol  # type: ignore[attr-defined]
+        protocol: Protocol = current()
         key = self.text.strip()
         table = protocol.clauses if self.kind == "clause" else protocol.states
         if protocol.loaded and key not in table:
@@ -510,10 +572,12 @@ class _ProtocolDirective(SphinxDirective):
         _users(self.env).add(self.env.docname)
         if self.host_kind:
             _hosts(self.env)[self.host_kind] = self.env.docname
-        protocol: Protocol = self.env.app.protocol  # type: ignore[attr-defined]
+        protocol: Protocol = current()
         if not protocol.loaded:
             note = nodes.warning()
-            note += nodes.paragraph(text=f"{self.config.protocol_model} could not be imported: see the build log.")
+            note += nodes.paragraph(
+                text=f"{self.config.protocol_model} could not be imported: see the build log."
+            )
             return [note]
         return self.render(protocol)
 
@@ -526,7 +590,9 @@ class _ProtocolDirective(SphinxDirective):
         return [*parsed, *messages]
 
 
-def _table(headers: list[str], widths: list[int], rows: list[list[list[nodes.Node]]], classes: list[str]) -> nodes.table:
+def _table(
+    headers: list[str], widths: list[int], rows: list[list[list[nodes.Node]]], classes: list[str]
+) -> nodes.table:
     table = nodes.table(classes=classes)
     group = nodes.tgroup(cols=len(headers))
     table += group
@@ -569,7 +635,9 @@ class StatesDirective(_ProtocolDirective):
         for name, description in protocol.states.items():
             target = nodes.inline("", "", ids=[f"state-{nodes.make_id(name)}"])
             target += nodes.literal(name, name)
-            targets = list(dict.fromkeys(t.target for t in protocol.transitions if t.source == name and t.target != name))
+            targets = list(
+                dict.fromkeys(t.target for t in protocol.transitions if t.source == name and t.target != name)
+            )
             rows.append(
                 [
                     [target],
@@ -585,7 +653,6 @@ class TransitionsDirective(_ProtocolDirective):
     """One table per source state, in the order of STATES; rows keep the model's numbering."""
 
     host_kind = "transition"
-    option_spec = {"attribute": directives.unchanged}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         out: list[nodes.Node] = []
@@ -625,7 +692,7 @@ class TransitionsDirective(_ProtocolDirective):
 
 
 class DiagramDirective(_ProtocolDirective):
-    option_spec = {"caption": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {"caption": directives.unchanged}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         svg = render_svg(protocol.states, protocol.transitions)
@@ -638,14 +705,16 @@ class DiagramDirective(_ProtocolDirective):
 
 
 class ClausesDirective(_ProtocolDirective):
-    option_spec = {"group": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {"group": directives.unchanged}
     host_kind = "clause"
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         wanted = self.options.get("group")
         groups = protocol.groups()
         if wanted is not None and wanted not in groups:
-            logger.warning(f"no clause has group {wanted!r}; groups: {', '.join(groups)}", location=self.get_location())
+            logger.warning(
+                f"no clause has group {wanted!r}; groups: {', '.join(groups)}", location=self.get_location()
+            )
         out: list[nodes.Node] = []
         for group, clauses in groups.items():
             if wanted is not None and group != wanted:
@@ -672,7 +741,12 @@ class ClausesDirective(_ProtocolDirective):
         transitions = protocol.transitions_of(clause.id)
         if transitions:
             items = [
-                make_ref("transition", f"transition-{n}", f"{n}. {t.source} → {t.target} on {t.event}", literal=False)
+                make_ref(
+                    "transition",
+                    f"transition-{n}",
+                    f"{n}. {t.source} → {t.target} on {t.event}",
+                    literal=False,
+                )
                 for n, t in transitions
             ]
             fields += _field("Transitions", _join(items, "; "))
@@ -699,7 +773,7 @@ def _field(name: str, body: list[nodes.Node]) -> nodes.field:
 
 class TestsDirective(_ProtocolDirective):
     host_kind = "test"
-    option_spec = {"source": directives.flag}
+    option_spec: ClassVar[dict[str, Any]] = {"source": directives.flag}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         by_file: dict[str, list[TestRef]] = defaultdict(list)
@@ -819,10 +893,7 @@ def _circle_order(component: list[str], edges: list[tuple[str, str]]) -> list[st
         at = {n: i for i, n in enumerate(order)}
         spans = [tuple(sorted((at[a], at[b]))) for a, b in chords]
         crossings = sum(
-            1
-            for i, (a, b) in enumerate(spans)
-            for c, d in spans[i + 1 :]
-            if a < c < b < d or c < a < d < b
+            1 for i, (a, b) in enumerate(spans) for c, d in spans[i + 1 :] if a < c < b < d or c < a < d < b
         )
         length = sum(min(b - a, k - (b - a)) for a, b in spans)
         cost = (crossings, length)
@@ -892,17 +963,22 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
                 pos[name] = (cx + local[name][0], cy + local[name][1])
             x += sizes[i][0] + gap
         y += height + 130.0
-    rank = {n: layer[component_of[n]] for n in names}
 
     shapes: list[str] = []
     labels: list[str] = []
-    bounds = [(x - box[n][0] / 2, y - box[n][1] / 2, x + box[n][0] / 2, y + box[n][1] / 2) for n, (x, y) in pos.items()]
+    bounds = [
+        (x - box[n][0] / 2, y - box[n][1] / 2, x + box[n][0] / 2, y + box[n][1] / 2)
+        for n, (x, y) in pos.items()
+    ]
 
     def label(x: float, y: float, lines: list[str], tip: str) -> None:
         w, h = _text_box(lines)
         bounds.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
         labels.append(f'<g class="label"><title>{escape(tip)}</title>')
-        labels.append(f'<rect class="lbg" x="{x - w / 2:.1f}" y="{y - h / 2:.1f}" width="{w:.1f}" height="{h:.1f}" rx="3"/>')
+        labels.append(
+            f'<rect class="lbg" x="{x - w / 2:.1f}" y="{y - h / 2:.1f}" '
+            f'width="{w:.1f}" height="{h:.1f}" rx="3"/>'
+        )
         for k, line in enumerate(lines):
             ty = y - h / 2 + 3 + _LINE * (k + 0.78)
             labels.append(f'<text class="lbl" x="{x:.1f}" y="{ty:.1f}">{escape(line)}</text>')
@@ -943,7 +1019,8 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
         if loops[name]:
             tip += f"\n\nTransitions that keep {name}:\n" + "\n".join(f"{n}. {e}" for n, e in loops[name])
         shapes.append(
-            f'<g class="state{" final" if final else ""}{" initial" if i == 0 else ""}"><title>{escape(tip)}</title>'
+            f'<g class="state{" final" if final else ""}{" initial" if i == 0 else ""}">'
+            f"<title>{escape(tip)}</title>"
             f'<rect x="{x - w / 2:.1f}" y="{y - h / 2:.1f}" width="{w:.1f}" height="{h:.1f}" rx="8"/>'
             + (
                 f'<rect class="inner" x="{x - w / 2 + 3:.1f}" y="{y - h / 2 + 3:.1f}" width="{w - 6:.1f}" '
@@ -962,7 +1039,10 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
         )
         if i == 0:
             top = y - h / 2
-            shapes.append(f'<path class="edge" d="M{x:.1f},{top - 36:.1f} L{x:.1f},{top - 3:.1f}" marker-end="url(#arrow)"/>')
+            shapes.append(
+                f'<path class="edge" d="M{x:.1f},{top - 36:.1f} L{x:.1f},{top - 3:.1f}" '
+                'marker-end="url(#arrow)"/>'
+            )
             shapes.append(f'<circle class="start" cx="{x:.1f}" cy="{top - 40:.1f}" r="5"/>')
             bounds.append((x - 6, top - 46, x + 6, top))
         bounds.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2 + 16))
@@ -986,11 +1066,13 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
         "fill:var(--color-foreground-secondary,#555)}"
         ".protocol .start,.protocol #arrow path{fill:var(--color-foreground-secondary,#555)}"
         ".protocol .lbg{fill:var(--color-background-primary,#fff);opacity:.9}"
-        f".protocol .lbl{{fill:var(--color-foreground-primary,#222);font-size:{_FONT:.0f}px;text-anchor:middle}}"
+        ".protocol .lbl{fill:var(--color-foreground-primary,#222);"
+        f"font-size:{_FONT:.0f}px;text-anchor:middle}}"
     )
     return (
         f'<svg class="protocol" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="State diagram of the channel handoff: {len(names)} states, {len(transitions)} transitions" '
+        f'aria-label="State diagram of the channel handoff: {len(names)} states, '
+        f'{len(transitions)} transitions" '
         f'viewBox="{x0:.0f} {y0:.0f} {width:.0f} {height:.0f}" width="{width:.0f}" height="{height:.0f}">'
         f"<style>{style}</style>"
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
@@ -1007,11 +1089,15 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
 _MENTION = re.compile(r"(?<![\w`:-])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)(?![\w`-])")
 
 
-def on_autodoc_process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+def on_autodoc_process_docstring(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
     """Link the clause ids that docstrings mention, such as (CANCEL-SEND-UNTAKEN)."""
-    clauses = app.protocol.clauses  # type: ignore[attr-defined]
+    clauses = current().clauses
     for i, line in enumerate(lines):
-        lines[i] = _MENTION.sub(lambda m: f":clause:`{m.group(1)}`" if m.group(1) in clauses else m.group(1), line)
+        lines[i] = _MENTION.sub(
+            lambda m: f":clause:`{m.group(1)}`" if m.group(1) in clauses else m.group(1), line
+        )
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
