@@ -932,7 +932,10 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
             ca, cb = component_of[a], component_of[b]
             if ca != cb:
                 layer[cb] = max(layer[cb], layer[ca] + 1)
-    box = {n: (max(len(n) * 8.6 + 30, 100.0), 36.0) for n in names}
+    box = {
+        n: (max((len(n) + (len(str(len(loops[n]))) + 3 if loops[n] else 0)) * 8.6 + 30, 100.0), 36.0)
+        for n in names
+    }
     pos: dict[str, tuple[float, float]] = {}
     sizes: list[tuple[float, float]] = []  # width, height of each component
     local: dict[str, tuple[float, float]] = {}
@@ -971,8 +974,18 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
         for n, (x, y) in pos.items()
     ]
 
+    taken = list(bounds)  # boxes that a label must not cover: states, then placed labels
+
+    def overlap(x: float, y: float, w: float, h: float) -> float:
+        """The area of the label box at (x, y) that covers states or other labels."""
+        return sum(
+            max(0.0, min(x + w / 2, c) - max(x - w / 2, a)) * max(0.0, min(y + h / 2, d) - max(y - h / 2, b))
+            for a, b, c, d in taken
+        )
+
     def label(x: float, y: float, lines: list[str], tip: str) -> None:
         w, h = _text_box(lines)
+        taken.append((x - w / 2 - 2, y - h / 2 - 1, x + w / 2 + 2, y + h / 2 + 1))
         bounds.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
         labels.append(f'<g class="label"><title>{escape(tip)}</title>')
         labels.append(
@@ -1006,9 +1019,18 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
             f'{ex:.1f},{ey:.1f}" marker-end="url(#arrow)"><title>{escape(tip)}</title></path>'
         )
         if inner:
-            mx = 0.25 * sx + 0.5 * cx + 0.25 * ex
-            my = 0.25 * sy + 0.5 * cy + 0.25 * ey
-            label(mx, my, _compact([e for _, e in events]), tip)
+            # The middle of the curve, or the nearest point along it where
+            # the label covers no state and no other label.
+            lines = _compact([e for _, e in events])
+            w, h = _text_box(lines)
+            spots = []
+            for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74):
+                u = 1 - t
+                spots.append(
+                    (u * u * sx + 2 * u * t * cx + t * t * ex, u * u * sy + 2 * u * t * cy + t * t * ey)
+                )
+            mx, my = min(spots, key=lambda p: overlap(p[0], p[1], w, h))
+            label(mx, my, lines, tip)
 
     leaving = {t.source for t in transitions if t.target != t.source}
     for i, name in enumerate(names):
@@ -1028,12 +1050,10 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
                 if final
                 else ""
             )
-            + f'<text x="{x:.1f}" y="{y + 5:.1f}">{escape(name)}</text>'
             + (
-                f'<text class="loops" x="{x + w / 2 - 4:.1f}" y="{y + h / 2 + 13:.1f}">'
-                f"↻ {len(loops[name])}</text>"
-                if loops[name]
-                else ""
+                f'<text x="{x:.1f}" y="{y + 5:.1f}">{escape(name)}'
+                + (f'<tspan class="loops" dx="8">↻{len(loops[name])}</tspan>' if loops[name] else "")
+                + "</text>"
             )
             + "</g>"
         )
@@ -1045,7 +1065,6 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
             )
             shapes.append(f'<circle class="start" cx="{x:.1f}" cy="{top - 40:.1f}" r="5"/>')
             bounds.append((x - 6, top - 46, x + 6, top))
-        bounds.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2 + 16))
 
     x0 = min(b[0] for b in bounds) - 12
     y0 = min(b[1] for b in bounds) - 12
@@ -1062,7 +1081,7 @@ def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
         ".protocol .state rect.inner{fill:none;stroke-width:1}"
         ".protocol .state text{fill:var(--color-foreground-primary,#222);font-size:14px;font-weight:bold;"
         "text-anchor:middle}"
-        ".protocol .state text.loops{font-size:12px;font-weight:normal;text-anchor:end;"
+        ".protocol .state .loops{font-size:12px;font-weight:normal;"
         "fill:var(--color-foreground-secondary,#555)}"
         ".protocol .start,.protocol #arrow path{fill:var(--color-foreground-secondary,#555)}"
         ".protocol .lbg{fill:var(--color-background-primary,#fff);opacity:.9}"
