@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ WORKLOAD_NOTES = {
 
 
 class Results:
-    """The cases' minimums and medians, looked up by what they measured."""
+    """The cases, looked up by what they measured."""
 
     def __init__(self, cases: list[Case]) -> None:
         self.cases = [case for case in cases if case.per_item]
@@ -47,10 +48,15 @@ class Results:
         return self.by_key.get((workload, contender, param, loop))
 
     def ratio(self, numerator: Case | None, denominator: Case | None) -> tuple[float, float] | None:
-        """Numerator over denominator, of the minimums and of the medians."""
+        """Numerator over denominator: of the minimums, and the median of the per-round ratios.
+
+        Both cases ran once in every round, close together: a round's ratio
+        shares that round's disturbances, which its median then sheds.
+        """
         if numerator is None or denominator is None:
             return None
-        return numerator.minimum / denominator.minimum, numerator.median / denominator.median
+        paired = [top / bottom for top, bottom in zip(numerator.per_item, denominator.per_item, strict=True)]
+        return numerator.minimum / denominator.minimum, statistics.median(paired)
 
 
 @dataclass
@@ -64,17 +70,17 @@ class Target:
 def _ratio_figure(ratio: tuple[float, float] | None, suffix: str = "") -> str:
     if ratio is None:
         return "not measured"
-    return f"{ratio[0]:.2f}{suffix} (medians: {ratio[1]:.2f}{suffix})"
+    return f"{ratio[0]:.2f}{suffix} (per round: {ratio[1]:.2f}{suffix})"
 
 
 def _spread(cases: Iterable[Case | None]) -> tuple[float, float] | None:
-    """Largest over smallest, of the minimums and of the medians."""
+    """Largest over smallest: of the minimums, and the median of each round's."""
     measured = [case for case in cases if case is not None]
     if len(measured) < 2:
         return None
     minimums = [case.minimum for case in measured]
-    medians = [case.median for case in measured]
-    return max(minimums) / min(minimums), max(medians) / min(medians)
+    rounds = zip(*(case.per_item for case in measured), strict=True)
+    return max(minimums) / min(minimums), statistics.median(max(one) / min(one) for one in rounds)
 
 
 def _spread_over_floor(results: Results, loop: str, pair_counts: list[int]) -> tuple[float, float] | None:
@@ -86,8 +92,8 @@ def _spread_over_floor(results: Results, loop: str, pair_counts: list[int]) -> t
     if len(ratios) < 2 or None in ratios:
         return None
     minimums = [ratio[0] for ratio in ratios if ratio]
-    medians = [ratio[1] for ratio in ratios if ratio]
-    return max(minimums) / min(minimums), max(medians) / min(medians)
+    per_round = [ratio[1] for ratio in ratios if ratio]
+    return max(minimums) / min(minimums), max(per_round) / min(per_round)
 
 
 def _listing(numbers: list[int]) -> str:
@@ -235,7 +241,11 @@ def markdown(
     for loop in (loop for loop in HANDOFF_LOOPS if loop in loops):
         lines.append(f"- {loop}: {_ratio_figure(control(results, loop))}")
     lines += ["", "## Targets", ""]
-    lines += ["Figures are ratios of minimums in this run; medians in parentheses.", ""]
+    lines += [
+        "Figures are ratios of minimums in this run; in parentheses, the median of the ratios "
+        "within each round.",
+        "",
+    ]
     lines += _table(
         ["target", "loop", "figure", "verdict"],
         (
