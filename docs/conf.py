@@ -28,6 +28,8 @@ extensions = [
     "includes",
 ]
 
+# `text` in the model's clause strings is code, as in Markdown.
+default_role = "code"
 exclude_patterns = ["_build", "_placeholder", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 html_static_path = ["_static"]
@@ -58,3 +60,5 @@ doctest_test_doctest_blocks = ""  # only the explicit testcode/testoutput pairs
 protocol_root = str(ROOT)
 protocol_model = "spec.model"
 protocol_test_dirs = ["tests", "spec"]
+# Transition tables beyond TRANSITIONS, if the model defines them: name -> number prefix.
+protocol_extra_transitions = {"STREAM_TRANSITIONS": "S"}

@@ -80,6 +80,9 @@ class Protocol:
     clauses: dict[str, Any] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)
     transitions: list[Any] = field(default_factory=list)
+    # Further transition tables of the model, by attribute name, with the
+    # prefix of their numbers (protocol_extra_transitions).
+    extra: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
     tests: list[TestRef] = field(default_factory=list)
     loaded: bool = False
     fingerprint: str = ""
@@ -89,8 +92,18 @@ class Protocol:
             t for t in self.tests if t.is_class and clause_id in t.clauses
         ]
 
-    def transitions_of(self, clause_id: str) -> list[tuple[int, Any]]:
-        return [(i, t) for i, t in enumerate(self.transitions, 1) if t.clause == clause_id]
+    def table(self, name: str) -> list[tuple[str, Any]]:
+        """The numbered transitions of ``TRANSITIONS`` or of one of the extra tables."""
+        if name == "TRANSITIONS":
+            return [(str(i), t) for i, t in enumerate(self.transitions, 1)]
+        prefix, rows = self.extra.get(name, ("", []))
+        return [(f"{prefix}{i}", t) for i, t in enumerate(rows, 1)]
+
+    def all_transitions(self) -> list[tuple[str, Any]]:
+        return [row for name in ["TRANSITIONS", *self.extra] for row in self.table(name)]
+
+    def transitions_of(self, clause_id: str) -> list[tuple[str, Any]]:
+        return [(n, t) for n, t in self.all_transitions() if t.clause == clause_id]
 
     def groups(self) -> dict[str, list[Any]]:
         groups: dict[str, list[Any]] = {}
@@ -361,6 +374,9 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
             protocol.clauses = dict(module.CLAUSES)
             protocol.states = dict(module.STATES)
             protocol.transitions = list(module.TRANSITIONS)
+            for name, prefix in dict(config.protocol_extra_transitions).items():
+                if hasattr(module, name):
+                    protocol.extra[name] = (prefix, list(getattr(module, name)))
             protocol.loaded = True
         except AttributeError as exc:
             problems.append(
@@ -378,26 +394,28 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
                 problems.append((where(f'"{key}"'), f"CLAUSES[{key!r}] has id {clause.id!r}"))
             if not CLAUSE_ID.match(key):
                 problems.append((where(f'"{key}"'), f"clause id {key!r} is not in CAPS-WITH-DASHES"))
-        for number, t in enumerate(protocol.transitions, 1):
-            for end in ("source", "target"):
-                if getattr(t, end) not in protocol.states:
+        for table_name in ["TRANSITIONS", *protocol.extra]:
+            location = where(table_name)
+            for number, t in protocol.table(table_name):
+                for end in ("source", "target"):
+                    if getattr(t, end) not in protocol.states:
+                        problems.append(
+                            (
+                                location,
+                                f"transition {number} ({t.event}): unknown {end} state {getattr(t, end)!r}",
+                            )
+                        )
+                if not t.clause:
                     problems.append(
                         (
-                            where("TRANSITIONS"),
-                            f"transition {number} ({t.event}): unknown {end} state {getattr(t, end)!r}",
+                            location,
+                            f"transition {number} ({t.source} --{t.event}--> {t.target}) cites no clause",
                         )
                     )
-            if not t.clause:
-                problems.append(
-                    (
-                        where("TRANSITIONS"),
-                        f"transition {number} ({t.source} --{t.event}--> {t.target}) cites no clause",
+                elif t.clause not in protocol.clauses:
+                    problems.append(
+                        (location, f"transition {number} ({t.event}): unknown clause {t.clause!r}")
                     )
-                )
-            elif t.clause not in protocol.clauses:
-                problems.append(
-                    (where("TRANSITIONS"), f"transition {number} ({t.event}): unknown clause {t.clause!r}")
-                )
 
     patterns = python_files_patterns(root)
     for path in test_files(root, list(config.protocol_test_dirs), patterns):
@@ -440,7 +458,9 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     )
     digest.update(repr(protocol.states).encode())
     digest.update(
-        repr([(t.source, t.event, t.target, t.clause, t.outcome) for t in protocol.transitions]).encode()
+        repr(
+            [(n, t.source, t.event, t.target, t.clause, t.outcome) for n, t in protocol.all_transitions()]
+        ).encode()
     )
     digest.update(repr(protocol.tests).encode())
     # A change to this extension changes the pages it draws.
@@ -468,7 +488,7 @@ def on_builder_inited(app: Sphinx) -> None:
         logger.info(
             f"protocol: {len(protocol.clauses)} clauses ({tested} with tests), "
             f"{len(protocol.states)} states, "
-            f"{len(protocol.transitions)} transitions, {len(protocol.tests)} tests and test classes"
+            f"{len(protocol.all_transitions())} transitions, {len(protocol.tests)} tests and test classes"
         )
 
 
@@ -653,12 +673,19 @@ class TransitionsDirective(_ProtocolDirective):
     """One table per source state, in the order of STATES; rows keep the model's numbering."""
 
     host_kind = "transition"
+    option_spec: ClassVar[dict[str, Any]] = {"table": directives.unchanged}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
+        name = self.options.get("table", "TRANSITIONS")
+        table = protocol.table(name)
+        if name != "TRANSITIONS" and name not in protocol.extra:
+            if name not in self.config.protocol_extra_transitions:
+                logger.warning(f"{name} is not in protocol_extra_transitions", location=self.get_location())
+            return [nodes.paragraph(text=f"The model defines no {name}.")]
         out: list[nodes.Node] = []
         for source in protocol.states:
             rows = []
-            for number, t in enumerate(protocol.transitions, 1):
+            for number, t in table:
                 if t.source != source:
                     continue
                 num = nodes.inline("", "", ids=[f"transition-{number}"])
@@ -740,16 +767,8 @@ class ClausesDirective(_ProtocolDirective):
         fields = nodes.field_list(classes=["protocol-clause-fields"])
         transitions = protocol.transitions_of(clause.id)
         if transitions:
-            items = [
-                make_ref(
-                    "transition",
-                    f"transition-{n}",
-                    f"{n}. {t.source} → {t.target} on {t.event}",
-                    literal=False,
-                )
-                for n, t in transitions
-            ]
-            fields += _field("Transitions", _join(items, "; "))
+            items = [make_ref("transition", f"transition-{n}", n, literal=False) for n, _ in transitions]
+            fields += _field("Transitions", _join(items, ", "))
         tests = protocol.tests_of(clause.id)
         fields += _field(
             "Tests",
@@ -1124,6 +1143,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("protocol_root", str(root), "env", [str])
     app.add_config_value("protocol_model", "spec.model", "env", [str])
     app.add_config_value("protocol_test_dirs", ["tests", "spec"], "env", [list])
+    app.add_config_value("protocol_extra_transitions", {}, "env", [dict])
     app.add_node(protocol_ref)
     app.add_directive("protocol-states", StatesDirective)
     app.add_directive("protocol-transitions", TransitionsDirective)
