@@ -59,6 +59,8 @@ class _Optional(SphinxDirective):
 class OptionalLiteralInclude(_Optional):
     option_spec: ClassVar[dict[str, Any]] = {
         **_Optional.option_spec,
+        "clause-headings": directives.unchanged,
+        "class": directives.class_option,
         "fallback": directives.unchanged,
         "language": directives.unchanged,
     }
@@ -85,7 +87,19 @@ class OptionalLiteralInclude(_Optional):
         if not path.is_file():
             return self.missing(rel, "{path} does not exist yet.")
         text = path.read_text(encoding="utf-8")
-        block = nodes.literal_block(text, text, source=str(path))
+        prefix = self.options.get("clause-headings")
+        if prefix:
+            # A report made of sections headed "<prefix>CLAUSE-ID": list them,
+            # linked to their clauses (an unknown id is a warning).
+            ids = [line[len(prefix) :].strip() for line in text.splitlines() if line.startswith(prefix)]
+            if ids:
+                summary = f"{len(ids)} sections, one per violated clause: " + ", ".join(
+                    f":clause:`{i}`" for i in ids
+                )
+                parsed, messages = self.state.inline_text(summary + ".", self.lineno)
+                out.append(nodes.paragraph("", "", *parsed))
+                out.extend(messages)
+        block = nodes.literal_block(text, text, source=str(path), classes=self.options.get("class", []))
         block["language"] = self.options.get("language", "text")
         out.append(block)
         return out
@@ -95,6 +109,8 @@ class OptionalFigure(_Optional):
     has_content = True
     option_spec: ClassVar[dict[str, Any]] = {
         **_Optional.option_spec,
+        "clause-headings": directives.unchanged,
+        "class": directives.class_option,
         "alt": directives.unchanged,
         "width": directives.unchanged,
     }
