@@ -215,6 +215,17 @@ _CLAUSES = [
         "Leaving the block never suspends, so even a coroutine closed from outside a task closes "
         "its channel.",
     ),
+    Clause(
+        "NO-HANG",
+        "Nothing hangs",
+        "Every step settles",
+        "After every event the event loop reaches quiescence (each task finished, or waiting on a "
+        "future that is still pending) within a bounded number of iterations, no call stays "
+        "pending that the model ended, and every task of a channel call ends when it is "
+        "cancelled.",
+        "A busy loop or a call that swallows its cancellation hangs a program as surely as a "
+        "deadlock does.",
+    ),
     # -- misuse -------------------------------------------------------------
     Clause(
         "MISUSE-SECOND-END",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from spec.clauses import CLAUSES
-from spec.harness import Harness, describe, matches
+from spec.harness import Hang, Harness, describe, matches
 from spec.model import ChannelModel, Event
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
@@ -55,7 +55,11 @@ class Conformance:
         STATS["steps"] += 1
         phase = self.model.phase
         expected = self.model.apply(event)
-        observed = self.loop.run_until_complete(self.harness.apply(event))
+        try:
+            observed = self.loop.run_until_complete(self.harness.apply(event))
+        except Hang as hang:
+            self.model.steps = [("NO-HANG", "")]
+            self.fail(phase, event, [str(hang)])
         problems = []
         for call in sorted(set(expected) | set(observed)):
             if call not in observed:
@@ -87,6 +91,9 @@ class Conformance:
     def close(self) -> None:
         try:
             self.loop.run_until_complete(self.harness.close())
+        except Hang as hang:
+            self.model.steps = [("NO-HANG", "")]
+            self.fail(self.model.phase, Event("cancel", end="every task"), [str(hang)])
         finally:
             if self.own_loop:
                 self.loop.close()

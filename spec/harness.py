@@ -184,9 +184,18 @@ class Harness:
     async def close(self) -> None:
         """Cancel what is left, so that the loop closes cleanly."""
         self.kill_server = True
-        for task in self.tasks.values():
+        tasks = set(self.tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        for _ in range(SETTLE_ROUNDS):
+            if all(task.done() for task in tasks):
+                break
+            await asyncio.sleep(0)
+        else:
+            raise Hang("tasks of the implementation under test ignore cancellation")
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # retrieved: the outcome was recorded already
 
 
 def _uncancel() -> None:

@@ -336,7 +336,7 @@ class ChannelModel:
             return
         if self.outcome is not None:
             self.client_call = None
-            self.client_learns_end(call.id)
+            self.client_learns_end(call)
             return
         server = self.server_call
         if server is not None and server.stage == "taker":
@@ -362,10 +362,12 @@ class ChannelModel:
         else:
             self.finish(call.id, ("ok", messages[0][1]))
 
-    def client_learns_end(self, call: int) -> None:
+    def client_learns_end(self, call: Call) -> None:
         outcome = self.outcome
         assert outcome is not None
-        self.finish(call, ("raise", outcome))
+        self.finish(call.id, ("raise", outcome))
+        if call.op in ("read_items", "read_once") and outcome == "StopAsyncIteration":
+            self.cite("READ-ITEMS-END", "the end of the stream is StopAsyncIteration")
         self.client_life = "closed"
         self.client_owed = False
         self.outcome = "StopAsyncIteration"
@@ -639,7 +641,7 @@ class ChannelModel:
         if client is not None and not self.client_held:
             self.client_call = None
             self.client_offer = None
-            self.client_learns_end(client.id)
+            self.client_learns_end(client)
 
     def _on_abandon(self, event: Event) -> None:
         self.abandoned = True

@@ -38,6 +38,7 @@ MODEL_CLAUSES = (
     "WRITE-ITEMS-LAZY",
     "WRITE-ITEMS-BATCH",
     "NO-NOISE",
+    "NO-HANG",
 )
 
 values = st.integers(0, 9)

@@ -1,0 +1,10 @@
+"""sav.channels 0.4 (PyPI) as an implementation under test: names only, no behaviour changed.
+
+``pytest spec --impl spec.adapters.sav_channels_04`` runs the conformance suite
+against it; ``python -m spec.against_sav04`` checks that it fails exactly the
+clauses listed in ``spec/sav04-expected.txt``.
+"""
+
+from sav.channels import Channel, StreamChannel
+
+__all__ = ["Channel", "StreamChannel"]
