@@ -43,7 +43,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Iterable
 from types import TracebackType
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, overload
+
+if TYPE_CHECKING:
+    # PEP 696 defaults, seen by type checkers only (typeshed ships these
+    # stubs): a bare ``Channel()`` is a Channel[Any, Any], as in the seed.
+    from typing_extensions import TypeVar
+
+    T = TypeVar("T", default=Any)
+    U = TypeVar("U", default=Any)
+else:
+    from typing import TypeVar
+
+    T = TypeVar("T")
+    U = TypeVar("U")
 
 __all__ = [
     "AlreadyRunningError",
@@ -55,8 +68,8 @@ __all__ = [
     "ClientClosedError",
     "ClientEnd",
     "ReplyPendingError",
-    "ServerCancelledError",
     "ServerBlock",
+    "ServerCancelledError",
     "ServerEnd",
     "StreamChannel",
     "StreamClientEnd",
@@ -65,9 +78,6 @@ __all__ = [
 ]
 
 __version__ = "1.0.0"
-
-T = TypeVar("T")
-U = TypeVar("U")
 
 
 # --------------------------------------------------------------------------
@@ -168,7 +178,7 @@ class _Thrown:
 class _Side:
     """One end's half of the handoff state."""
 
-    __slots__ = ("waiter", "inbox", "capacity", "offer", "owed", "running", "delivered")
+    __slots__ = ("capacity", "delivered", "inbox", "offer", "owed", "running", "waiter")
 
     def __init__(self, *, owed: bool) -> None:
         # The future that the end's pending call awaits, or None.
@@ -199,16 +209,16 @@ class _Handoff:
     """
 
     __slots__ = (
-        "loop",
-        "client",
-        "server",
-        "client_state",
-        "server_state",
-        "outcome",
-        "exit_raised",
-        "thrown",
-        "awaiting_taker",
         "__weakref__",
+        "awaiting_taker",
+        "client",
+        "client_state",
+        "exit_raised",
+        "loop",
+        "outcome",
+        "server",
+        "server_state",
+        "thrown",
     )
 
     def __init__(self) -> None:
@@ -435,7 +445,7 @@ class _Handoff:
             "another task; a delegate must finish before the block that lent it the end"
         )
 
-    def raise_exit(self) -> None:
+    def raise_exit(self) -> NoReturn:
         self.exit_raised = True
         raise GeneratorExit
 
@@ -521,7 +531,6 @@ class _Handoff:
         finally:
             server.running = False
 
-
     def finish_server(self, outcome: Any) -> None:
         self.server_state = "closed"
         self.server.inbox.clear()
@@ -597,7 +606,7 @@ class ClientEnd(AsyncGenerator[T, U]):
     closed is closed the same way, soon after (ABANDON-CLIENT-GC).
     """
 
-    __slots__ = ("_handoff", "__weakref__")
+    __slots__ = ("__weakref__", "_handoff")
 
     def __init__(self, handoff: _Handoff) -> None:
         self._handoff = handoff
@@ -616,7 +625,7 @@ class ClientEnd(AsyncGenerator[T, U]):
     async def __anext__(self) -> T:
         return (await self._handoff.client_call(None, 1, "__anext__"))[0]  # type: ignore[no-any-return]
 
-    async def asend(self, value: U) -> T:
+    async def asend(self, value: U | None) -> T:
         """Send ``value`` as the reply to the last item and return the next item.
 
         The first call must send None, as with an async generator; after a
@@ -757,18 +766,21 @@ class StreamServerEnd(ServerEnd[None, T]):
         await self._handoff.server_write(items)
 
 
-def _make_exception(typ: Any, val: Any, tb: Any) -> BaseException:
+def _make_exception(typ: object, val: object, tb: TracebackType | None) -> BaseException:
+    """The exception that ``athrow(typ, val, tb)`` raises, as PEP 525 builds it."""
+    kind_name = type(typ).__name__
     if isinstance(typ, BaseException):
         if val is not None:
             raise TypeError("instance exception may not have a separate value")
         exc = typ
     elif isinstance(typ, type) and issubclass(typ, BaseException):
-        exc = val if isinstance(val, typ) else typ() if val is None else typ(val)
+        kind: type[BaseException] = typ
+        exc = val if isinstance(val, kind) else kind() if val is None else kind(val)
     else:
-        raise TypeError(f"exceptions must be classes or instances deriving from BaseException, not {type(typ).__name__}")
-    if tb is not None:
-        exc = exc.with_traceback(tb)
-    return exc
+        raise TypeError(
+            f"exceptions must be classes or instances deriving from BaseException, not {kind_name}"
+        )
+    return exc if tb is None else exc.with_traceback(tb)
 
 
 S = TypeVar("S", bound=ServerEnd[Any, Any])
@@ -783,19 +795,20 @@ class ServerBlock(Generic[S]):
     """The async context manager that ``Channel.server()`` returns.
 
     Entering it waits until the client asks for its first item and gives the
-    server end; leaving it closes the server end (SERVER-BLOCK-EXIT).
+    server end; leaving it closes the server end (MIRROR-SERVER-RETURN).
     """
 
-    __slots__ = ("_end",)
+    __slots__ = ("_end", "_handoff")
 
-    def __init__(self, end: S) -> None:
+    def __init__(self, end: S, handoff: _Handoff) -> None:
         self._end = end
+        self._handoff = handoff
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._end._handoff!r}>"
+        return f"<{type(self).__name__} {self._handoff!r}>"
 
     async def __aenter__(self) -> S:
-        await self._end._handoff.server_enter()
+        await self._handoff.server_enter()
         return self._end
 
     async def __aexit__(
@@ -803,7 +816,7 @@ class ServerBlock(Generic[S]):
     ) -> bool:
         # Never suspends: a coroutine closed by the garbage collector must
         # still be able to close its server (ABANDON-SERVER).
-        return self._end._handoff.server_exit(exc)
+        return self._handoff.server_exit(exc)
 
 
 class Channel(Generic[T, U]):
@@ -820,7 +833,7 @@ class Channel(Generic[T, U]):
     first use; asking for a second one raises :exc:`ChannelInUseError`.
     """
 
-    __slots__ = ("_handoff", "__weakref__")
+    __slots__ = ("__weakref__", "_handoff")
 
     _client_type: type[ClientEnd[Any, Any]] = ClientEnd
     _server_type: type[ServerEnd[Any, Any]] = ServerEnd
@@ -851,7 +864,7 @@ class Channel(Generic[T, U]):
                 "one client and one server: create another Channel"
             )
         handoff.server_state = "entering"
-        return ServerBlock(self._server_type(handoff))
+        return ServerBlock(self._server_type(handoff), handoff)
 
 
 class StreamChannel(Channel[T, None]):
@@ -873,4 +886,3 @@ class StreamChannel(Channel[T, None]):
     def server(self) -> ServerBlock[StreamServerEnd[T]]:  # type: ignore[override]
         """Return the writing block: ``async with stream.server() as writer:``."""
         return super().server()  # type: ignore[return-value]
-

@@ -104,8 +104,7 @@ _CLAUSES = [
         "MIRROR-IGNORED-EXIT",
         "Mirror of PEP 525",
         "Sending after GeneratorExit",
-        "A server that goes on sending after it got GeneratorExit gets ChannelClosedError, a "
-        "RuntimeError.",
+        "A server that goes on sending after it got GeneratorExit gets ChannelClosedError, a RuntimeError.",
         "PEP 525 raises RuntimeError('async generator ignored GeneratorExit').",
     ),
     Clause(
@@ -223,8 +222,7 @@ _CLAUSES = [
         "future that is still pending) within a bounded number of iterations, no call stays "
         "pending that the model ended, and every task of a channel call ends when it is "
         "cancelled.",
-        "A busy loop or a call that swallows its cancellation hangs a program as surely as a "
-        "deadlock does.",
+        "A busy loop or a call that swallows its cancellation hangs a program as surely as a deadlock does.",
     ),
     # -- misuse -------------------------------------------------------------
     Clause(
@@ -239,8 +237,7 @@ _CLAUSES = [
         "MISUSE-CLOSED-SERVER",
         "Misuse fails loudly",
         "A server end used after its block",
-        "Sending on a server end after its block ended or after server.aclose() raises "
-        "ChannelClosedError.",
+        "Sending on a server end after its block ended or after server.aclose() raises ChannelClosedError.",
         "The block is the generator body: nothing can yield after it returned.",
     ),
     Clause(

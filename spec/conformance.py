@@ -63,13 +63,16 @@ class Conformance:
         problems = []
         for call in sorted(set(expected) | set(observed)):
             if call not in observed:
-                problems.append(f"call {call}: the model {describe(expected[call])}; the implementation is still pending")
-            elif call not in expected:
-                problems.append(f"call {call}: the model is still pending; the implementation {describe(observed[call])}")
-            elif not matches(self.module, expected[call], observed[call]):
                 problems.append(
-                    f"call {call}: the model {describe(expected[call])}; the implementation {describe(observed[call])}"
+                    f"call {call}: the model {describe(expected[call])}; the implementation is still pending"
                 )
+            elif call not in expected:
+                problems.append(
+                    f"call {call}: the model is still pending; the implementation {describe(observed[call])}"
+                )
+            elif not matches(self.module, expected[call], observed[call]):
+                model, implementation = describe(expected[call]), describe(observed[call])
+                problems.append(f"call {call}: the model {model}; the implementation {implementation}")
         for context in self.harness.errors:
             problems.append(f"the event loop logged: {context.get('message')} {context.get('exception')!r}")
         self.harness.errors.clear()
@@ -109,7 +112,9 @@ def script(impl_name: str, stream: bool, events: Iterable[Event]) -> str:
     )
 
 
-def replay(impl_name: str, stream: bool, events: Iterable[Event], loop_factory: LoopFactory | None = None) -> None:
+def replay(
+    impl_name: str, stream: bool, events: Iterable[Event], loop_factory: LoopFactory | None = None
+) -> None:
     """Run ``events`` against an implementation, printing each step; raise at the first difference."""
     from spec.impl import load
 

@@ -14,7 +14,11 @@ from spec.impl import DEFAULT, load
 from spec.loops import loop_factories
 
 settings.register_profile(
-    "ci", max_examples=150, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=150,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=40, stateful_step_count=20, deadline=None)
 settings.register_profile(

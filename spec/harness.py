@@ -207,7 +207,7 @@ def _uncancel() -> None:
 async def _outcome(operation: Any) -> Observed:
     try:
         value = await operation
-    except BaseException as exc:  # noqa: BLE001 - every outcome is an observable
+    except BaseException as exc:
         return ("raise", type(exc))
     return ("ok", value)
 
@@ -272,4 +272,3 @@ def describe(result: Any) -> str:
         return f"returns {value!r}"
     name = value if isinstance(value, str) else value.__name__
     return f"raises {name}"
-

@@ -342,6 +342,8 @@ class ChannelModel:
         if server is not None and server.stage == "taker":
             self.server_call = None
             self.write(server)
+        else:
+            self.cite("MIRROR-ASEND", "the client's call waits for the server's next item")
 
     def return_held(self, call: Call) -> None:
         count = call.capacity
@@ -420,7 +422,9 @@ class ChannelModel:
             self.server_receive()
             return
         message = (THROW, arg) if op == "athrow" else (VALUE, arg)
-        pending = Call(call, op, "reply", items=[(VALUE, item) for item in arg] if op == "write_items" else [])
+        pending = Call(
+            call, op, "reply", items=[(VALUE, item) for item in arg] if op == "write_items" else []
+        )
         if self.server_held or (self.server_owed and self.client_life != "closed"):
             if message != (VALUE, None):
                 self.finish(call, ("raise", "ReplyPendingError"))
@@ -498,6 +502,10 @@ class ChannelModel:
             self.server_call = None
             self.server_gets_exit(call.id)
             self.cite("MIRROR-ACLOSE", "the server's call raises GeneratorExit")
+        elif call.op == "enter":
+            self.cite("SERVER-BLOCK-ENTER", "entering waits for the client's first request")
+        else:
+            self.cite("REPLY-PENDING", "the server's call waits for the reply it is owed")
 
     def server_resumes(self, call: Call, message: Any) -> None:
         """The server's pending call receives ``message`` (a request, or a throw)."""
@@ -776,9 +784,7 @@ def _signature(model: ChannelModel) -> Any:
 
 
 TRANSITIONS: list[Transition] = explore(depth=5)
-STREAM_TRANSITIONS: list[Transition] = [
-    t for t in explore(depth=4, stream=True) if t not in set(TRANSITIONS)
-]
+STREAM_TRANSITIONS: list[Transition] = [t for t in explore(depth=4, stream=True) if t not in set(TRANSITIONS)]
 
 __all__ = [
     "CLAUSES",

@@ -1,4 +1,4 @@
-"""The conformance suite: Hypothesis interleaves events on both ends; every step is compared with the model."""
+"""The conformance suite: Hypothesis interleaves events on both ends, and each step is checked."""
 
 from __future__ import annotations
 
@@ -57,7 +57,10 @@ def event_strategy(model: ChannelModel) -> st.SearchStrategy[Event]:
         (Event("server", "athrow", "Boom"), st.just(Event("server", "athrow", "Boom"))),
         (Event("server", "anext"), st.just(Event("server", "anext"))),
         (Event("exit"), st.sampled_from([Event("exit"), Event("exit", arg="ValueError")])),
-        (Event("race", "asend", end="client"), st.builds(lambda v: Event("race", "asend", v, end="client"), values)),
+        (
+            Event("race", "asend", end="client"),
+            st.builds(lambda v: Event("race", "asend", v, end="client"), values),
+        ),
         (
             Event("race", "asend", end="server"),
             st.builds(lambda v: Event("race", "asend", v, end="server"), replies),
@@ -73,8 +76,14 @@ def event_strategy(model: ChannelModel) -> st.SearchStrategy[Event]:
         items = st.lists(values, max_size=6).map(tuple)
         options += [
             (Event("client", "read_once"), st.just(Event("client", "read_once"))),
-            (Event("client", "read_items", 1), st.builds(lambda n: Event("client", "read_items", n), st.integers(0, 4))),
-            (Event("server", "write_items", ()), st.builds(lambda i: Event("server", "write_items", i), items)),
+            (
+                Event("client", "read_items", 1),
+                st.builds(lambda n: Event("client", "read_items", n), st.integers(0, 4)),
+            ),
+            (
+                Event("server", "write_items", ()),
+                st.builds(lambda i: Event("server", "write_items", i), items),
+            ),
             (
                 Event("race", "write_items", (), end="client"),
                 st.builds(lambda i: Event("race", "write_items", i, end="client"), items),

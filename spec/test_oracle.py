@@ -24,7 +24,9 @@ from spec.harness import Boom
 
 Body = tuple[tuple[int, ...], bool, str]  # values to yield, catch Boom?, "return" or "raise"
 
-bodies = st.tuples(st.lists(st.integers(0, 9), max_size=4).map(tuple), st.booleans(), st.sampled_from(["return", "raise"]))
+bodies = st.tuples(
+    st.lists(st.integers(0, 9), max_size=4).map(tuple), st.booleans(), st.sampled_from(["return", "raise"])
+)
 client_ops = st.lists(
     st.one_of(
         st.just(("anext", None)),
@@ -85,7 +87,7 @@ async def drive(agen: Any, ops: list[tuple[str, Any]]) -> list[Any]:
                 value = await agen.athrow(Boom("thrown"))
             else:
                 value = await agen.aclose()
-        except BaseException as exc:  # noqa: BLE001 - every outcome is an observable
+        except BaseException as exc:
             observed.append((op, "raise", type(exc).__name__))
         else:
             observed.append((op, "ok", value))
@@ -100,7 +102,9 @@ async def run_native(body: Body, ops: list[tuple[str, Any]]) -> tuple[list[Any],
     return observed, log
 
 
-async def run_channel(impl: ModuleType, body: Body, ops: list[tuple[str, Any]]) -> tuple[list[Any], list[Any]]:
+async def run_channel(
+    impl: ModuleType, body: Body, ops: list[tuple[str, Any]]
+) -> tuple[list[Any], list[Any]]:
     log: list[Any] = []
     channel = impl.Channel()
     client = channel.client()

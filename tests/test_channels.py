@@ -264,7 +264,7 @@ async def test_a_consumer_that_breaks_out_of_async_for_never_strands_its_produce
 async def test_an_abandoned_client_that_never_asked_stops_the_server_entering() -> None:
     channel: Channel[int, None] = Channel()
     channel.client()  # dropped at once
-    with pytest.raises(ClientClosedError, match="never|before"):
+    with pytest.raises(ClientClosedError, match="before it asked"):
         await serve(channel, 1)
 
 
@@ -421,7 +421,7 @@ async def test_an_abandoned_client_is_freed_by_reference_counting() -> None:
 @pytest.mark.clause("REPR-SHOWS-STATE")
 async def test_repr_shows_the_state_of_both_ends() -> None:
     channel: Channel[int, None] = Channel()
-    assert "client=absent" in repr(channel) and "server=absent" in repr(channel)
+    assert "client=absent, server=absent" in repr(channel)
     client = channel.client()
     block = channel.server()
     assert "client=unstarted" in repr(client)
@@ -447,9 +447,10 @@ def test_the_ends_are_async_generators_and_the_channels_generic() -> None:
     channel: Channel[int, str] = Channel[int, str]()
     client = channel.client()
     assert isinstance(client, collections.abc.AsyncGenerator)
-    assert isinstance(channel.server()._end, collections.abc.AsyncGenerator)  # noqa: SLF001
+    assert isinstance(channel.server()._end, collections.abc.AsyncGenerator)
     assert isinstance(StreamChannel[int]().client(), collections.abc.AsyncGenerator)
-    assert issubclass(ChannelInUseError, ChannelError) and issubclass(ChannelInUseError, RuntimeError)
+    assert issubclass(ChannelInUseError, ChannelError)
+    assert issubclass(ChannelInUseError, RuntimeError)
     assert issubclass(ServerCancelledError, ChannelError)
     assert not issubclass(ServerCancelledError, asyncio.CancelledError)
     del client
