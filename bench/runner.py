@@ -6,6 +6,7 @@ import asyncio
 import gc
 import importlib
 import importlib.util
+import random
 import statistics
 import sys
 import time
@@ -318,9 +319,23 @@ def build_cases(found: list[Contender], loops: list[str], sizes: Sizes) -> list[
 
 
 def run_rounds(cases: list[Case], rounds: int, progress: Callable[[int, int, Case], None]) -> None:
-    """Run every case once per round; each round starts at another point of the list."""
+    """Run every case once per round, rivals side by side, in an order that changes every round.
+
+    The groups of rivals (one workload and parameter) rotate, so that each
+    round starts at another group, and a seeded shuffle orders the cases
+    within each group: no case always runs after the same one, whose
+    leftovers (a fragmented heap, a cold cache) would bias it.
+    """
+    groups: dict[tuple[str, int | None], list[Case]] = {}
+    for case in cases:
+        groups.setdefault((case.workload, case.param), []).append(case)
+    rivals = list(groups.values())
+    shuffler = random.Random(5)
     for round_index in range(rounds):
-        shift = round_index * len(cases) // rounds
-        for position, case in enumerate(cases[shift:] + cases[:shift]):
+        shift = round_index * len(rivals) // rounds
+        order: list[Case] = []
+        for group in rivals[shift:] + rivals[:shift]:
+            order += shuffler.sample(group, len(group))
+        for position, case in enumerate(order):
             progress(round_index, position, case)
             case.per_item.append(case.measure() / case.items)
