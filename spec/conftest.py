@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from spec.impl import DEFAULT, load
-from spec.loops import loop_factories
 
 settings.register_profile(
     "ci",
@@ -42,8 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--exhaustive-depth",
         type=int,
-        default=3,
-        help="the depth of spec/test_exhaustive.py's enumeration (default 3; tox -e spec-exhaustive uses 6)",
+        default=4,
+        help="the depth of spec/test_exhaustive.py's enumeration (default 4; tox -e spec-exhaustive uses 6)",
     )
 
 
@@ -69,8 +66,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"conformance: {STATS['runs']} runs, {STATS['steps']} steps compared with the model "
             f"(Hypothesis profile {os.environ.get('HYPOTHESIS_PROFILE', 'dev')})"
         )
-
-
-@pytest.fixture(params=sorted(loop_factories()))
-def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.AbstractEventLoop]:
-    return loop_factories()[request.param]

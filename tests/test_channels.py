@@ -540,3 +540,56 @@ async def test_a_task_group_producer_and_consumer_shut_down_cleanly() -> None:
         group.create_task(consume())
         group.create_task(serve(channel, *range(5)))
     assert received == list(range(5))
+
+
+@pytest.mark.clause("READ-ITEMS-BATCH", "MIRROR-ATHROW")
+async def test_a_throw_after_items_in_one_batch_raises_on_the_next_call() -> None:
+    stream: StreamChannel[int] = StreamChannel()
+    reader = stream.client()
+    batch = asyncio.ensure_future(reader.read_items(5))
+
+    async def write() -> None:
+        async with stream.server() as writer:
+            assert writer.delivered == 0
+            await writer.asend(1)  # room left: returns at once, in the same step
+            with pytest.raises(GeneratorExit):
+                await writer.athrow(Boom())
+
+    writing = asyncio.ensure_future(write())
+    assert await batch == [1]
+    with pytest.raises(Boom):
+        await reader.read_once()
+    assert reader.delivered == 1  # its first request; reading what is owed sends nothing
+    await reader.aclose()
+    await writing
+
+
+@pytest.mark.clause("MISUSE-EXIT-WHILE-DELEGATED", "WRITE-ITEMS-LAZY")
+async def test_a_delegated_write_items_learns_that_the_block_ended() -> None:
+    stream: StreamChannel[int] = StreamChannel()
+    reader = stream.client()
+    first = asyncio.ensure_future(reader.read_once())
+    delegates: list[asyncio.Future[None]] = []
+
+    async def write() -> None:
+        async with stream.server() as writer:
+            assert [request async for request in _one(writer)] == []
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
+            # No reader call is pending: the delegate waits for a taker.
+            delegates.append(asyncio.ensure_future(writer.write_items(iter([2, 3]))))
+            await settle(delegates[0])
+
+    with pytest.raises(AlreadyRunningError):
+        await write()
+    with pytest.raises(ChannelClosedError):
+        await delegates[0]
+    with pytest.raises(StopAsyncIteration):
+        await reader.read_once()
+
+
+async def _one(server: Any) -> Any:
+    # ServerEnd is its own async iterator, as an async generator is.
+    assert aiter(server) is server
+    return
+    yield

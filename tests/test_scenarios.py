@@ -1,0 +1,61 @@
+"""Named scenarios that reach deep corners of the protocol, each replayed against the model.
+
+The random and exhaustive suites in spec/ reach these too, but only at a depth
+or with a luck that a quick run may lack; these make them certain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import channels
+from spec.conformance import Conformance
+from spec.model import Event
+
+anext_ = Event("client", "anext")
+enter = Event("server", "enter")
+cancel_client = Event("cancel", end="client")
+cancel_server = Event("cancel", end="server")
+
+SCENARIOS = {
+    # A thrown exception offered to a client that had no pending call.
+    "offered-throw": (False, [anext_, enter, cancel_client, Event("server", "athrow", "Boom"), anext_]),
+    # write_items waits for a taker; the reader's call wakes it.
+    "taker-woken": (
+        True,
+        [anext_, enter, cancel_client, Event("server", "write_items", (1, 2)), Event("client", "read_items", 2)],
+    ),
+    # An idle server learns of the client's close at its next call.
+    "idle-server-exit": (False, [anext_, enter, cancel_client, Event("client", "aclose"), Event("server", "asend", 1)]),
+    # A server owed a reply takes the request the client offered meanwhile.
+    "server-takes-offer": (
+        False,
+        [anext_, enter, Event("server", "asend", 1), cancel_server, Event("client", "asend", 5), Event("server", "anext")],
+    ),
+    # write_items while a reply is owed.
+    "write-while-owed": (
+        True,
+        [anext_, enter, Event("server", "asend", 1), cancel_server, Event("server", "write_items", (2,))],
+    ),
+    # write_items after the client closed.
+    "write-after-close": (
+        True,
+        [anext_, enter, cancel_client, Event("client", "aclose"), Event("server", "write_items", (1,))],
+    ),
+}
+
+
+@pytest.mark.clause(
+    "MIRROR-ATHROW", "WRITE-ITEMS-LAZY", "MIRROR-ACLOSE", "CANCEL-SEND-TAKEN", "REPLY-PENDING", "CANCEL-REQUEST-UNTAKEN"
+)
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario_follows_the_model(name: str, loop_factory: Callable[[], object]) -> None:
+    stream, events = SCENARIOS[name]
+    run = Conformance(channels, loop_factory, stream, "channels")  # type: ignore[arg-type]
+    try:
+        for event in events:
+            run.step(event)
+    finally:
+        run.close()
