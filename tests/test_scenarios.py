@@ -25,14 +25,30 @@ SCENARIOS = {
     # write_items waits for a taker; the reader's call wakes it.
     "taker-woken": (
         True,
-        [anext_, enter, cancel_client, Event("server", "write_items", (1, 2)), Event("client", "read_items", 2)],
+        [
+            anext_,
+            enter,
+            cancel_client,
+            Event("server", "write_items", (1, 2)),
+            Event("client", "read_items", 2),
+        ],
     ),
     # An idle server learns of the client's close at its next call.
-    "idle-server-exit": (False, [anext_, enter, cancel_client, Event("client", "aclose"), Event("server", "asend", 1)]),
+    "idle-server-exit": (
+        False,
+        [anext_, enter, cancel_client, Event("client", "aclose"), Event("server", "asend", 1)],
+    ),
     # A server owed a reply takes the request the client offered meanwhile.
     "server-takes-offer": (
         False,
-        [anext_, enter, Event("server", "asend", 1), cancel_server, Event("client", "asend", 5), Event("server", "anext")],
+        [
+            anext_,
+            enter,
+            Event("server", "asend", 1),
+            cancel_server,
+            Event("client", "asend", 5),
+            Event("server", "anext"),
+        ],
     ),
     # write_items while a reply is owed.
     "write-while-owed": (
@@ -48,7 +64,12 @@ SCENARIOS = {
 
 
 @pytest.mark.clause(
-    "MIRROR-ATHROW", "WRITE-ITEMS-LAZY", "MIRROR-ACLOSE", "CANCEL-SEND-TAKEN", "REPLY-PENDING", "CANCEL-REQUEST-UNTAKEN"
+    "MIRROR-ATHROW",
+    "WRITE-ITEMS-LAZY",
+    "MIRROR-ACLOSE",
+    "CANCEL-SEND-TAKEN",
+    "REPLY-PENDING",
+    "CANCEL-REQUEST-UNTAKEN",
 )
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_follows_the_model(name: str, loop_factory: Callable[[], object]) -> None:
