@@ -41,7 +41,8 @@ Standard library only; Python 3.10+; asyncio and uvloop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Coroutine, Iterable
+from itertools import islice
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, overload
 
@@ -243,8 +244,8 @@ class _Handoff:
 
     # -- call bookkeeping -------------------------------------------------
 
-    def begin(self, side: _Side, role: str, method: str) -> None:
-        """Check that a call may start on ``side`` and mark it running."""
+    def begin(self, side: _Side, role: str, method: str) -> asyncio.AbstractEventLoop:
+        """Check that a call may start on ``side``, mark it running, return the loop."""
         if side.running:
             raise AlreadyRunningError(
                 f"{method}(): the {role} end is already running a call in another "
@@ -259,6 +260,7 @@ class _Handoff:
                 f"not to the running one; create the channel in the loop that uses it"
             )
         side.running = True
+        return loop
 
     def send(self, sender: _Side, receiver: _Side, message: Any) -> None:
         """Deliver ``message`` to the receiver's pending call, or offer it."""
@@ -306,10 +308,16 @@ class _Handoff:
 
     # -- the client's calls ---------------------------------------------
 
-    async def client_call(self, message: Any, count: int, method: str) -> list[Any]:
-        """Send ``message`` (unless a reply is owed) and receive 1..count messages."""
-        client, server = self.client, self.server
-        self.begin(client, "client", method)
+    async def client_call(self, message: Any, count: int, method: str) -> Any:
+        """Send ``message`` (unless a reply is owed), then receive.
+
+        Returns one message when ``count`` is 0, else a list of 1..count.
+        The whole call is this one coroutine: the handoff is on the hot path.
+        """
+        client = self.client
+        if message is not None and self.client_state == "unstarted" and type(message) is not _Thrown:
+            raise TypeError("can't send non-None value to a just-started channel client")
+        loop = self.begin(client, "client", method)
         try:
             if self.client_state == "closed":
                 raise StopAsyncIteration
@@ -322,8 +330,21 @@ class _Handoff:
                     )
             elif self.outcome is None:
                 self.client_state = "started"
-                self.send(client, server, message)
-            return await self.client_receive(count)
+                self.send(client, self.server, message)
+            wanted = count or 1
+            while True:
+                messages = self.client_take(wanted)
+                if messages is not None:
+                    return messages if count else messages[0]
+                if self.awaiting_taker:
+                    _wake(self.server)
+                waiter = client.waiter = loop.create_future()
+                client.capacity = wanted
+                try:
+                    await waiter
+                finally:
+                    client.waiter = None
+                    client.capacity = 0
         except BaseException:
             if client.offer is not _NOTHING:
                 self.withdraw(client)
@@ -334,37 +355,35 @@ class _Handoff:
         finally:
             client.running = False
 
-    async def client_receive(self, count: int) -> list[Any]:
+    def client_take(self, count: int) -> list[Any] | None:
+        """Take up to ``count`` messages for the client, or None if there are none yet."""
         client, server = self.client, self.server
-        while True:
-            if client.inbox:
-                messages = client.inbox[:count]
-                for index, message in enumerate(messages):
-                    if type(message) is _Thrown:
-                        # Items before it are returned; it raises on the next call.
-                        if index:
-                            count = index
-                            break
-                        del client.inbox[0]
-                        raise message.take()
-                del client.inbox[:count]
-                return messages[:count]
-            if server.offer is not _NOTHING:
-                message = self.take_offer(client, server)
+        if client.inbox:
+            messages = client.inbox[:count]
+            for index, message in enumerate(messages):
                 if type(message) is _Thrown:
+                    # Items before it are returned; it raises on the next call.
+                    if index:
+                        count = index
+                        break
+                    del client.inbox[0]
                     raise message.take()
-                return [message]
-            if self.outcome is not None:
-                # Like an exhausted async generator, the client is closed
-                # once it has seen how the server ended.
-                self.client_state = "closed"
-                client.owed = False
-                if self.outcome is _END:
-                    raise StopAsyncIteration
-                raise self.outcome
-            if self.awaiting_taker:
-                _wake(server)
-            await self.wait(client, count)
+            del client.inbox[:count]
+            return messages[:count]
+        if server.offer is not _NOTHING:
+            message = self.take_offer(client, server)
+            if type(message) is _Thrown:
+                raise message.take()
+            return [message]
+        if self.outcome is not None:
+            # Like an exhausted async generator, the client is closed once it
+            # has seen how the server ended.
+            self.client_state = "closed"
+            client.owed = False
+            if self.outcome is _END:
+                raise StopAsyncIteration
+            raise self.outcome
+        return None
 
     async def client_throw(self, exc: BaseException) -> Any:
         client = self.client
@@ -381,7 +400,7 @@ class _Handoff:
             client.running = False
             return None
         self.thrown = exc
-        return (await self.client_call(_Thrown(exc), 1, "athrow"))[0]
+        return await self.client_call(_Thrown(exc), 0, "athrow")
 
     def close_client(self) -> None:
         """End the client: the server gets GeneratorExit (or ClientClosedError)."""
@@ -450,8 +469,12 @@ class _Handoff:
         raise GeneratorExit
 
     async def server_call(self, message: Any, method: str) -> Any:
-        server, client = self.server, self.client
-        self.begin(server, "server", method)
+        """Send ``message`` (unless a reply is owed), then receive the reply.
+
+        The whole call is this one coroutine: the handoff is on the hot path.
+        """
+        server = self.server
+        loop = self.begin(server, "server", method)
         try:
             self.check_server_open(method)
             if server.inbox or (server.owed and self.client_state != "closed"):
@@ -464,34 +487,43 @@ class _Handoff:
             elif self.client_state == "closed":
                 self.raise_exit()
             else:
-                self.send(server, client, message)
+                self.send(server, self.client, message)
                 if not server.owed:
                     # A pending read_items() with room is the reply (READ-ITEMS-BATCH).
                     return None
-            return await self.server_receive()
+            while True:
+                reply = self.server_take()
+                if reply is not _NOTHING:
+                    return reply
+                waiter = server.waiter = loop.create_future()
+                server.capacity = 1
+                try:
+                    await waiter
+                finally:
+                    server.waiter = None
+                    server.capacity = 0
         except BaseException:
             self.withdraw(server)
             raise
         finally:
             server.running = False
 
-    async def server_receive(self) -> Any:
+    def server_take(self) -> Any:
+        """Take the client's next message for the server, or _NOTHING if there is none yet."""
         server, client = self.server, self.client
-        while True:
-            if self.server_state == "closed":
-                raise self.closed_under_call()
-            if server.inbox:
-                message = server.inbox.pop(0)
-            elif client.offer is not _NOTHING:
-                message = self.take_offer(server, client)
-            elif self.client_state == "closed":
-                self.raise_exit()
-            else:
-                await self.wait(server, 1)
-                continue
-            if type(message) is _Thrown:
-                raise message.take()
-            return message
+        if self.server_state == "closed":
+            raise self.closed_under_call()
+        if server.inbox:
+            message = server.inbox.pop(0)
+        elif client.offer is not _NOTHING:
+            message = self.take_offer(server, client)
+        elif self.client_state == "closed":
+            self.raise_exit()
+        else:
+            return _NOTHING
+        if type(message) is _Thrown:
+            raise message.take()
+        return message
 
     async def server_write(self, items: Iterable[Any]) -> None:
         server, client = self.server, self.client
@@ -519,15 +551,29 @@ class _Handoff:
                     finally:
                         self.awaiting_taker = False
                     continue
-                # Deliver while the pending call takes more, without
-                # returning to the event loop (WRITE-ITEMS-BATCH).
-                while not server.owed:
-                    try:
-                        item = next(iterator)
-                    except StopIteration:
-                        return
-                    self.send(server, client, item)
-                await self.server_receive()
+                # Hand the pending call as many items as it takes, in C,
+                # without returning to the event loop (WRITE-ITEMS-BATCH).
+                room = client.capacity
+                inbox = client.inbox
+                before = len(inbox)
+                try:
+                    inbox.extend(islice(iterator, room))
+                finally:
+                    # Items pulled before the iterator raised are delivered too.
+                    taken = len(inbox) - before
+                    if taken:
+                        server.delivered += taken
+                        client.capacity -= taken
+                        if not waiter.done():
+                            waiter.set_result(None)
+                if taken < room:
+                    return  # the iterator is exhausted; the reader asks for more
+                client.capacity = 0
+                client.owed = False
+                server.owed = True
+                while (reply := self.server_take()) is _NOTHING:
+                    await self.wait(server, 1)
+                del reply
         finally:
             server.running = False
 
@@ -622,20 +668,20 @@ class ClientEnd(AsyncGenerator[T, U]):
     def __aiter__(self) -> ClientEnd[T, U]:
         return self
 
-    async def __anext__(self) -> T:
-        return (await self._handoff.client_call(None, 1, "__anext__"))[0]  # type: ignore[no-any-return]
+    # The methods that run a handoff return the handoff's coroutine itself:
+    # one coroutine frame per call, as a native async generator has.
 
-    async def asend(self, value: U | None) -> T:
+    def __anext__(self) -> Coroutine[Any, Any, T]:
+        return self._handoff.client_call(None, 0, "__anext__")
+
+    def asend(self, value: U | None) -> Coroutine[Any, Any, T]:
         """Send ``value`` as the reply to the last item and return the next item.
 
         The first call must send None, as with an async generator; after a
         call that was cancelled once its value was delivered, the next call
         must send None too, and returns the reply to that value.
         """
-        handoff = self._handoff
-        if value is not None and handoff.client_state in ("absent", "unstarted"):
-            raise TypeError("can't send non-None value to a just-started channel client")
-        return (await handoff.client_call(value, 1, "asend"))[0]  # type: ignore[no-any-return]
+        return self._handoff.client_call(value, 0, "asend")
 
     @overload
     async def athrow(
@@ -696,16 +742,16 @@ class ServerEnd(AsyncGenerator[U, T]):
     def __aiter__(self) -> ServerEnd[U, T]:
         return self
 
-    async def __anext__(self) -> U:
-        return await self._handoff.server_call(None, "__anext__")  # type: ignore[no-any-return]
+    def __anext__(self) -> Coroutine[Any, Any, U]:
+        return self._handoff.server_call(None, "__anext__")
 
-    async def asend(self, value: T) -> U:
+    def asend(self, value: T) -> Coroutine[Any, Any, U]:
         """Hand ``value`` to the client and return the client's next request.
 
         Raises GeneratorExit when the client closed the channel, and the
         exception the client threw with ``athrow``.
         """
-        return await self._handoff.server_call(value, "asend")  # type: ignore[no-any-return]
+        return self._handoff.server_call(value, "asend")
 
     @overload
     async def athrow(
@@ -731,9 +777,9 @@ class StreamClientEnd(ClientEnd[T, None]):
 
     __slots__ = ()
 
-    async def read_once(self) -> T:
+    def read_once(self) -> Coroutine[Any, Any, T]:
         """Return the next item; raise StopAsyncIteration at the end of the stream."""
-        return (await self._handoff.client_call(None, 1, "read_once"))[0]  # type: ignore[no-any-return]
+        return self._handoff.client_call(None, 0, "read_once")
 
     async def read_items(self, n: int) -> list[T]:
         """Return the next 1 to ``n`` items, in order.
@@ -745,7 +791,8 @@ class StreamClientEnd(ClientEnd[T, None]):
         """
         if n < 1:
             raise ValueError(f"read_items(): n must be at least 1, not {n!r}")
-        return await self._handoff.client_call(None, n, "read_items")
+        items: list[T] = await self._handoff.client_call(None, n, "read_items")
+        return items
 
 
 class StreamServerEnd(ServerEnd[None, T]):
