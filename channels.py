@@ -308,11 +308,13 @@ class _Handoff:
 
     # -- the client's calls ---------------------------------------------
 
-    async def client_call(self, message: Any, count: int, method: str) -> Any:
+    async def client_call(self, end: ClientEnd[Any, Any], message: Any, count: int, method: str) -> Any:
         """Send ``message`` (unless a reply is owed), then receive.
 
         Returns one message when ``count`` is 0, else a list of 1..count.
         The whole call is this one coroutine: the handoff is on the hot path.
+        It holds ``end`` so that a client end with a pending call is never
+        taken for abandoned (ABANDON-CLIENT-GC).
         """
         client = self.client
         if message is not None and self.client_state == "unstarted" and type(message) is not _Thrown:
@@ -360,16 +362,16 @@ class _Handoff:
         client, server = self.client, self.server
         if client.inbox:
             messages = client.inbox[:count]
-            for index, message in enumerate(messages):
-                if type(message) is _Thrown:
-                    # Items before it are returned; it raises on the next call.
-                    if index:
-                        count = index
-                        break
+            if _Thrown in map(type, messages):  # a scan in C: batches are long
+                kinds: list[type] = [type(message) for message in messages]
+                index = kinds.index(_Thrown)
+                if not index:
                     del client.inbox[0]
-                    raise message.take()
-            del client.inbox[:count]
-            return messages[:count]
+                    raise messages[0].take()
+                # Items before it are returned; it raises on the next call.
+                messages = messages[:index]
+            del client.inbox[: len(messages)]
+            return messages
         if server.offer is not _NOTHING:
             message = self.take_offer(client, server)
             if type(message) is _Thrown:
@@ -385,7 +387,7 @@ class _Handoff:
             raise self.outcome
         return None
 
-    async def client_throw(self, exc: BaseException) -> Any:
+    async def client_throw(self, end: ClientEnd[Any, Any], exc: BaseException) -> Any:
         client = self.client
         if self.client_state in ("absent", "unstarted"):
             # An async generator that never started is closed by athrow(),
@@ -400,7 +402,7 @@ class _Handoff:
             client.running = False
             return None
         self.thrown = exc
-        return await self.client_call(_Thrown(exc), 0, "athrow")
+        return await self.client_call(end, _Thrown(exc), 0, "athrow")
 
     def close_client(self) -> None:
         """End the client: the server gets GeneratorExit (or ClientClosedError)."""
@@ -672,7 +674,7 @@ class ClientEnd(AsyncGenerator[T, U]):
     # one coroutine frame per call, as a native async generator has.
 
     def __anext__(self) -> Coroutine[Any, Any, T]:
-        return self._handoff.client_call(None, 0, "__anext__")
+        return self._handoff.client_call(self, None, 0, "__anext__")
 
     def asend(self, value: U | None) -> Coroutine[Any, Any, T]:
         """Send ``value`` as the reply to the last item and return the next item.
@@ -681,7 +683,7 @@ class ClientEnd(AsyncGenerator[T, U]):
         call that was cancelled once its value was delivered, the next call
         must send None too, and returns the reply to that value.
         """
-        return self._handoff.client_call(value, 0, "asend")
+        return self._handoff.client_call(self, value, 0, "asend")
 
     @overload
     async def athrow(
@@ -693,7 +695,7 @@ class ClientEnd(AsyncGenerator[T, U]):
 
     async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
         """Raise an exception in the server's pending call; return its next item."""
-        return await self._handoff.client_throw(_make_exception(typ, val, tb))
+        return await self._handoff.client_throw(self, _make_exception(typ, val, tb))
 
     async def aclose(self) -> None:
         """Close the client; the server's pending or next call raises GeneratorExit."""
@@ -779,7 +781,7 @@ class StreamClientEnd(ClientEnd[T, None]):
 
     def read_once(self) -> Coroutine[Any, Any, T]:
         """Return the next item; raise StopAsyncIteration at the end of the stream."""
-        return self._handoff.client_call(None, 0, "read_once")
+        return self._handoff.client_call(self, None, 0, "read_once")
 
     async def read_items(self, n: int) -> list[T]:
         """Return the next 1 to ``n`` items, in order.
@@ -791,7 +793,7 @@ class StreamClientEnd(ClientEnd[T, None]):
         """
         if n < 1:
             raise ValueError(f"read_items(): n must be at least 1, not {n!r}")
-        items: list[T] = await self._handoff.client_call(None, n, "read_items")
+        items: list[T] = await self._handoff.client_call(self, None, n, "read_items")
         return items
 
 

@@ -593,3 +593,15 @@ async def _one(server: Any) -> Any:
     assert aiter(server) is server
     return
     yield
+
+
+@pytest.mark.clause("ABANDON-CLIENT-GC")
+async def test_a_client_held_only_by_its_pending_call_is_not_taken_for_abandoned() -> None:
+    channel: Channel[int, None] = Channel()
+    request = asyncio.ensure_future(anext(channel.client()))  # no other reference to the end
+    gc.collect()
+    await settle(request)
+    producer = asyncio.ensure_future(serve(channel, 1))
+    assert await request == 1
+    # Now nothing holds the client: it is abandoned, and the producer ends quietly.
+    await asyncio.wait_for(producer, 5)
