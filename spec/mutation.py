@@ -176,6 +176,7 @@ def killed(mutant: Mutant) -> bool:
         )
         command = [
             sys.executable,
+            "-P",  # the checkout's own channels.py must not shadow the mutant (Python 3.11+)
             "-m",
             "pytest",
             "-x",
