@@ -42,6 +42,18 @@ async def serve(channel: Channel[Any, Any], *items: Any) -> list[Any]:
         return [await server.asend(item) for item in items]
 
 
+def lend_server(channel: Channel[Any, Any]) -> tuple[asyncio.Future[None], asyncio.Future[Any]]:
+    """A producer task that enters its block, lends the server end to the test, and waits."""
+    server_ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            server_ready.set_result(server)
+            await asyncio.Event().wait()
+
+    return asyncio.ensure_future(produce()), server_ready
+
+
 # -- the mirror of PEP 525, where the model cannot go -------------------------
 
 
@@ -180,14 +192,7 @@ async def test_a_timeout_loop_around_anext_gets_every_item_exactly_once() -> Non
 async def test_delivered_tells_a_cancelled_sender_whether_its_value_arrived() -> None:
     channel: Channel[str, int] = Channel()
     client = channel.client()
-    server_ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    async def produce() -> None:
-        async with channel.server() as server:
-            server_ready.set_result(server)
-            await asyncio.Event().wait()
-
-    producer = asyncio.ensure_future(produce())
+    producer, server_ready = lend_server(channel)
     request = asyncio.ensure_future(client.asend(None))  # type: ignore[arg-type]
     server = await server_ready
     before = server.delivered
@@ -322,14 +327,7 @@ async def test_a_server_end_used_after_its_block_raises_channel_closed_error() -
 async def test_two_tasks_on_one_server_end_get_already_running_error() -> None:
     channel: Channel[int, None] = Channel()
     client = channel.client()
-    server_ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    async def produce() -> None:
-        async with channel.server() as server:
-            server_ready.set_result(server)
-            await asyncio.Event().wait()
-
-    producer = asyncio.ensure_future(produce())
+    producer, server_ready = lend_server(channel)
     request = asyncio.ensure_future(anext(client))
     server = await server_ready
     first = asyncio.ensure_future(server.asend(1))
