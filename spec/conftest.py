@@ -12,7 +12,7 @@ from spec.impl import DEFAULT, load
 
 settings.register_profile(
     "ci",
-    max_examples=150,
+    max_examples=100,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
