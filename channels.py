@@ -360,17 +360,20 @@ class _Handoff:
     def client_take(self, count: int) -> list[Any] | None:
         """Take up to ``count`` messages for the client, or None if there are none yet."""
         client, server = self.client, self.server
-        if client.inbox:
-            messages = client.inbox[:count]
-            if _Thrown in map(type, messages):  # a scan in C: batches are long
-                kinds: list[type] = [type(message) for message in messages]
-                index = kinds.index(_Thrown)
-                if not index:
-                    del client.inbox[0]
+        inbox = client.inbox
+        if inbox:
+            if len(inbox) <= count:
+                messages, client.inbox = inbox, []
+            else:
+                messages = inbox[:count]
+                del inbox[:count]
+            if type(messages[-1]) is _Thrown:
+                # A thrown exception ends the batch it came with, so it is
+                # always last: the items before it are returned, and it
+                # raises on the next call.
+                if len(messages) == 1:
                     raise messages[0].take()
-                # Items before it are returned; it raises on the next call.
-                messages = messages[:index]
-            del client.inbox[: len(messages)]
+                client.inbox.insert(0, messages.pop())
             return messages
         if server.offer is not _NOTHING:
             message = self.take_offer(client, server)

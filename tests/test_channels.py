@@ -517,10 +517,11 @@ async def test_asend_into_a_batch_with_room_returns_without_the_event_loop() -> 
         async with stream.server() as writer:
             for item in "abc":
                 await writer.asend(item)  # the batch has room: no suspension
+            await writer.write_items(iter("de"))  # fills the same batch, still in this step
 
-    batch = asyncio.ensure_future(reader.read_items(5))
+    batch = asyncio.ensure_future(reader.read_items(6))
     writing = asyncio.ensure_future(write())
-    assert await batch == ["a", "b", "c"]
+    assert await batch == ["a", "b", "c", "d", "e"]
     await writing
 
 
