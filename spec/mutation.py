@@ -7,7 +7,8 @@ removed), runs the kill suite against each one in a subprocess, and reports
 the mutation score and every surviving mutant. A mutant is killed when the
 suite fails or hangs (the timeout). The kill suite is the deterministic part
 of the suite plus the oracle: tests/, the named scenarios, and the
-exhaustive enumeration at depth 3, on asyncio's loop.
+exhaustive enumeration (depth 3 by default, ``--depth``), on asyncio's loop.
+``--only 74,76`` reruns chosen mutants, for instance at a greater depth.
 
 Survivors are listed with the line they change, to be explained (an
 equivalent mutant) or killed by a new test; ``spec/mutation-survivors.md``
@@ -36,8 +37,6 @@ KILL_SUITE = [
     "tests/test_seed_examples.py",
     "spec/test_exhaustive.py",
     "spec/test_oracle.py",
-    "--exhaustive-depth",
-    "3",
     "-k",
     "not uvloop",
 ]
@@ -168,7 +167,7 @@ def mutants() -> Iterator[Mutant]:
         yield Mutant(index, line, description, ast.unparse(ast.fix_missing_locations(tree)))
 
 
-def killed(mutant: Mutant) -> bool:
+def killed(mutant: Mutant, depth: int = 3) -> bool:
     with tempfile.TemporaryDirectory() as directory:
         (Path(directory) / "channels.py").write_text(mutant.source, encoding="utf-8")
         environment = dict(
@@ -187,7 +186,7 @@ def killed(mutant: Mutant) -> bool:
         ]
         try:
             result = subprocess.run(
-                [*command, *KILL_SUITE],
+                [*command, *KILL_SUITE, "--exhaustive-depth", str(depth)],
                 cwd=ROOT,
                 env=environment,
                 capture_output=True,
@@ -203,14 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--limit", type=int, default=0, help="run only the first N mutants (0: all)")
+    parser.add_argument("--only", default="", help="run only these mutants: comma-separated numbers")
+    parser.add_argument("--depth", type=int, default=3, help="exhaustive depth of the kill suite (default 3)")
     args = parser.parse_args(argv)
     population = list(mutants())
+    if args.only:
+        wanted = {int(number) for number in args.only.split(",")}
+        population = [mutant for mutant in population if mutant.index in wanted]
     if args.limit:
         population = population[: args.limit]
     started = time.perf_counter()
     survivors: list[Mutant] = []
     with ThreadPoolExecutor(args.workers) as pool:
-        for done, (mutant, dead) in enumerate(zip(population, pool.map(killed, population), strict=True), 1):
+        verdicts = pool.map(lambda mutant: killed(mutant, args.depth), population)
+        for done, (mutant, dead) in enumerate(zip(population, verdicts, strict=True), 1):
             if not dead:
                 survivors.append(mutant)
                 print(f"survived: #{mutant.index} line {mutant.line}: {mutant.description}", flush=True)
