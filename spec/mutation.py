@@ -7,7 +7,7 @@ removed), runs the kill suite against each one in a subprocess, and reports
 the mutation score and every surviving mutant. A mutant is killed when the
 suite fails or hangs (the timeout). The kill suite is the deterministic part
 of the suite plus the oracle: tests/, the named scenarios, and the
-exhaustive enumeration (depth 3 by default, ``--depth``), on asyncio's loop.
+exhaustive enumeration (depth 4 by default, ``--depth``), on asyncio's loop.
 ``--only 74,76`` reruns chosen mutants, for instance at a greater depth.
 
 Survivors are listed with the line they change, to be explained (an
@@ -167,7 +167,7 @@ def mutants() -> Iterator[Mutant]:
         yield Mutant(index, line, description, ast.unparse(ast.fix_missing_locations(tree)))
 
 
-def killed(mutant: Mutant, depth: int = 3) -> bool:
+def killed(mutant: Mutant, depth: int = 4) -> bool:
     with tempfile.TemporaryDirectory() as directory:
         (Path(directory) / "channels.py").write_text(mutant.source, encoding="utf-8")
         environment = dict(
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--limit", type=int, default=0, help="run only the first N mutants (0: all)")
     parser.add_argument("--only", default="", help="run only these mutants: comma-separated numbers")
-    parser.add_argument("--depth", type=int, default=3, help="exhaustive depth of the kill suite (default 3)")
+    parser.add_argument("--depth", type=int, default=4, help="exhaustive depth of the kill suite (default 4)")
     args = parser.parse_args(argv)
     population = list(mutants())
     if args.only:
