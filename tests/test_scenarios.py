@@ -55,6 +55,17 @@ SCENARIOS = {
         True,
         [anext_, enter, Event("server", "asend", 1), cancel_server, Event("server", "write_items", (2,))],
     ),
+    # A batch delivered to a cancelled read_items comes back over several calls, in order.
+    "held-batch-split": (
+        True,
+        [
+            Event("client", "read_items", 3),
+            enter,
+            Event("race", "write_items", (1, 2, 3), end="client"),
+            Event("client", "read_once"),
+            Event("client", "read_items", 2),
+        ],
+    ),
     # write_items after the client closed.
     "write-after-close": (
         True,
@@ -65,6 +76,7 @@ SCENARIOS = {
 
 @pytest.mark.clause(
     "MIRROR-ATHROW",
+    "CANCEL-RECEIVE-RACE",
     "WRITE-ITEMS-LAZY",
     "MIRROR-ACLOSE",
     "CANCEL-SEND-TAKEN",
