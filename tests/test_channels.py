@@ -380,9 +380,14 @@ def test_a_channel_used_from_another_event_loop_raises_wrong_event_loop_error() 
     asyncio.run(ask())
     with pytest.raises(WrongEventLoopError, match="bound to event loop"):
         asyncio.run(anext(client))
-    # Every call checks, even one that would close a client that never started.
+    # Every call checks, even one that would close a client that never started,
+    # and one on a client that is closed already.
     with pytest.raises(WrongEventLoopError):
         asyncio.run(client.athrow(Boom()))
+    closed = Channel[int, None]().client()
+    asyncio.run(closed.aclose())
+    with pytest.raises(WrongEventLoopError):
+        asyncio.run(closed.athrow(Boom()))
 
 
 @pytest.mark.clause("NO-NOISE")
