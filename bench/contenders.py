@@ -106,7 +106,11 @@ async def _nested(depth: int, send: Callable[[int], Awaitable[Any]], items: int)
 # -- our Channel (channels.py, or a second copy of it) ----------------------
 
 
-def channel(module: ModuleType, name: str) -> Contender:
+def channel(
+    module: ModuleType,
+    name: str,
+    stream_end: type[BaseException] | tuple[type[BaseException], ...] = StopAsyncIteration,
+) -> Contender:
     def simplex(gate: Gate, items: int) -> list[Side]:
         return delegation(gate, 1, items)
 
@@ -162,7 +166,7 @@ def channel(module: ModuleType, name: str) -> Contender:
             try:
                 while True:
                     received += sum(await reader.read_items(batch))
-            except StopAsyncIteration:
+            except stream_end:
                 pass
             gate.expect(received, total(items))
 
@@ -506,27 +510,8 @@ def sav_channel(sav: ModuleType) -> Contender:
 
 
 def sav_stream(sav: ModuleType) -> Contender:
-    closed = sav.abc.ChannelClosed
-
-    def stream(gate: Gate, batch: int, items: int) -> list[Side]:
-        stream = sav.StreamChannel()
-
-        async def write() -> None:
-            async with stream.server() as writer:
-                await gate.wait()
-                await writer.write_items(range(1, items + 1))
-
-        async def read() -> None:
-            reader = stream.client()
-            received = 0
-            try:
-                while True:
-                    received += sum(await reader.read_items(batch))
-            except closed:
-                pass
-            gate.expect(received, total(items))
-
-        return [write, read]
+    # 0.4's read_items ends the stream with its internal ChannelClosed.
+    stream = channel(sav, SAV_STREAM, stream_end=(StopAsyncIteration, sav.abc.ChannelClosed)).stream
 
     return Contender(
         SAV_STREAM,
