@@ -271,6 +271,7 @@ async def test_an_abandoned_client_that_never_asked_stops_the_server_entering() 
     channel.client()  # dropped at once
     with pytest.raises(ClientClosedError, match="before it asked"):
         await serve(channel, 1)
+    assert "client=closed, server=closed" in repr(channel)
 
 
 @pytest.mark.clause("ABANDON-SERVER")
