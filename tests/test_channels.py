@@ -324,6 +324,24 @@ async def test_a_server_end_used_after_its_block_raises_channel_closed_error() -
         await kept[0].asend(2)
 
 
+@pytest.mark.clause("MISUSE-CLOSED-SERVER")
+async def test_a_writer_used_after_its_block_raises_channel_closed_error() -> None:
+    stream: StreamChannel[int] = StreamChannel()
+    reader = stream.client()
+    kept: list[Any] = []
+
+    async def write() -> None:
+        async with stream.server() as writer:
+            kept.append(writer)
+
+    writing = asyncio.ensure_future(write())
+    with pytest.raises(StopAsyncIteration):
+        await reader.read_once()
+    await writing
+    with pytest.raises(ChannelClosedError):
+        await kept[0].write_items([1])
+
+
 @pytest.mark.clause("MIRROR-ALREADY-RUNNING")
 async def test_two_tasks_on_one_server_end_get_already_running_error() -> None:
     channel: Channel[int, None] = Channel()

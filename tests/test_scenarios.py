@@ -66,6 +66,30 @@ SCENARIOS = {
             Event("client", "read_items", 2),
         ],
     ),
+    # A server's offer that nobody took is withdrawn by its cancellation; the next value goes instead.
+    "server-withdraws-offer": (
+        False,
+        [
+            anext_,
+            enter,
+            cancel_client,
+            Event("server", "asend", 1),
+            cancel_server,
+            Event("server", "asend", 2),
+            anext_,
+        ],
+    ),
+    # write_items cancelled while it waits for the reply to a full batch still owes a receive.
+    "write-cancelled-after-batch": (
+        True,
+        [
+            Event("client", "read_items", 2),
+            enter,
+            Event("server", "write_items", (1, 2, 3)),
+            cancel_server,
+            Event("server", "asend", 5),
+        ],
+    ),
     # write_items after the client closed.
     "write-after-close": (
         True,
@@ -77,6 +101,7 @@ SCENARIOS = {
 @pytest.mark.clause(
     "MIRROR-ATHROW",
     "CANCEL-RECEIVE-RACE",
+    "CANCEL-SEND-UNTAKEN",
     "WRITE-ITEMS-LAZY",
     "MIRROR-ACLOSE",
     "CANCEL-SEND-TAKEN",
