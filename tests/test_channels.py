@@ -338,7 +338,7 @@ async def test_a_writer_used_after_its_block_raises_channel_closed_error() -> No
     with pytest.raises(StopAsyncIteration):
         await reader.read_once()
     await writing
-    with pytest.raises(ChannelClosedError):
+    with pytest.raises(ChannelClosedError, match="the server end is closed"):
         await kept[0].write_items([1])
 
 
