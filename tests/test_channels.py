@@ -520,6 +520,7 @@ async def test_bulk_transfer_moves_each_batch_in_one_wake_up() -> None:
     async def write() -> None:
         async with stream.server() as writer:
             await writer.write_items(iter(range(2500)))
+            assert writer.delivered == 2500
 
     writing = asyncio.ensure_future(write())
     batches = []
@@ -550,6 +551,29 @@ async def test_asend_into_a_batch_with_room_returns_without_the_event_loop() -> 
     writing = asyncio.ensure_future(write())
     assert await batch == ["a", "b", "c", "d", "e"]
     await writing
+
+
+@pytest.mark.clause("READ-ITEMS-BATCH", "WRITE-ITEMS-BATCH")
+async def test_a_batch_never_takes_more_than_it_asked_for() -> None:
+    stream: StreamChannel[int] = StreamChannel()
+    reader = stream.client()
+    sent: list[int] = []
+
+    async def write() -> None:
+        async with stream.server() as writer:
+            await writer.write_items(iter([1, 2]))  # leaves room for one more
+            for item in (3, 4):
+                await writer.asend(item)  # 3 fills the batch and waits for the reader
+                sent.append(item)
+
+    batch = asyncio.ensure_future(reader.read_items(3))
+    writing = asyncio.ensure_future(write())
+    assert await batch == [1, 2, 3]
+    await settle(writing)
+    assert sent == []
+    assert await reader.read_items(3) == [4]
+    writing.cancel()
+    await asyncio.gather(writing, return_exceptions=True)
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is new in 3.11")
