@@ -13,6 +13,7 @@ import gc
 import sys
 import weakref
 from collections.abc import Iterator
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -137,8 +138,40 @@ async def test_athrow_accepts_the_legacy_type_and_value_form() -> None:
     await producer
     with pytest.raises(TypeError):
         await client.athrow(Boom(), "value")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="deriving from BaseException, not str"):
         await client.athrow("not an exception")  # type: ignore[call-overload]
+
+
+@pytest.mark.clause("MIRROR-ATHROW")
+async def test_athrow_keeps_a_traceback_it_is_given() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    caught: list[BaseException] = []
+
+    def origin() -> TracebackType | None:
+        try:
+            raise Boom
+        except Boom as exc:
+            return exc.__traceback__
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            try:
+                await server.asend(1)
+            except Boom as exc:
+                caught.append(exc)
+
+    producer = asyncio.ensure_future(produce())
+    assert await anext(client) == 1
+    with pytest.raises(StopAsyncIteration):
+        await client.athrow(Boom, None, origin())
+    await producer
+    frames = []
+    tb = caught[0].__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert "origin" in frames
 
 
 @pytest.mark.clause("MIRROR-ATHROW")

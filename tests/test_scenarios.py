@@ -63,7 +63,8 @@ SCENARIOS = {
             enter,
             Event("race", "write_items", (1, 2, 3), end="client"),
             Event("client", "read_once"),
-            Event("client", "read_items", 2),
+            Event("client", "read_items", 1),
+            Event("client", "read_items", 1),
         ],
     ),
     # A server's offer that nobody took is withdrawn by its cancellation; the next value goes instead.
