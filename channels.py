@@ -425,12 +425,11 @@ class _Handoff:
     async def server_enter(self) -> None:
         server = self.server
         self.begin(server, "server", "__aenter__")
-        self.server_state = "entering"
         try:
             while True:
                 if server.inbox:
+                    # Delivering the first request cleared ``owed`` already.
                     server.inbox.clear()
-                    server.owed = False
                     break
                 if self.client.offer is not _NOTHING:
                     self.take_offer(server, self.client)
