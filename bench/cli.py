@@ -131,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", help="run only the cases whose label contains this text (for profiling)")
     parser.add_argument(
-        "--output", type=Path, default=RESULTS, help="where to write results.md and results.png"
+        "--output",
+        type=Path,
+        help="where to write results.md and results.png (default bench/results; "
+        "with --only, nowhere unless given: a partial run must not replace the full results)",
     )
     options = parser.parse_args(argv)
     if options.smoke:
@@ -140,5 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if options.rounds < 5 and not options.only:
         parser.error("--rounds must be at least 5")
-    print_summary(*run(runner.FULL, options.rounds, options.only, options.output))
+    if options.output is None and options.only:
+        with tempfile.TemporaryDirectory() as output:
+            print_summary(*run(runner.FULL, options.rounds, options.only, Path(output)))
+    else:
+        print_summary(*run(runner.FULL, options.rounds, options.only, options.output or RESULTS))
     return 0

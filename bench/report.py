@@ -280,6 +280,9 @@ def plot(results: Results, idle: dict[str, float], loops: list[str], path: Path)
 
     def bars(axis: Any, workload: str, title: str) -> None:
         cases = [case for case in results.cases if case.workload == workload]
+        if not cases:
+            axis.set_visible(False)
+            return
         labels = [f"{case.contender} · {case.loop}" for case in cases]
         axis.barh(labels, [case.minimum * 1e6 for case in cases], color=[_color(case.loop) for case in cases])
         axis.invert_yaxis()
@@ -295,6 +298,9 @@ def plot(results: Results, idle: dict[str, float], loops: list[str], path: Path)
         for case in results.cases:
             if case.workload == workload and keep(case):
                 series.setdefault((case.contender, case.loop), []).append(case)
+        if not series:
+            axis.set_visible(False)
+            return
         for (contender, loop), cases in series.items():
             if len(cases) == 1:
                 axis.axhline(
