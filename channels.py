@@ -41,6 +41,7 @@ Standard library only; Python 3.10+; asyncio and uvloop.
 from __future__ import annotations
 
 import asyncio
+from asyncio import get_running_loop
 from collections.abc import AsyncGenerator, Coroutine, Iterable
 from itertools import islice
 from types import TracebackType
@@ -179,27 +180,37 @@ class _Thrown:
 class _Side:
     """One end's half of the handoff state."""
 
-    __slots__ = ("capacity", "delivered", "inbox", "offer", "owed", "running", "waiter")
+    __slots__ = ("capacity", "delivered", "inbox", "offer", "owed", "waiter")
 
     def __init__(self, *, owed: bool) -> None:
-        # The future that the end's pending call awaits, or None.
-        self.waiter: asyncio.Future[None] | None = None
-        # Messages delivered to this end and not yet returned by a call.
-        self.inbox: list[Any] = []
-        # How many more messages the pending call accepts.
+        # The future that the end's pending call awaits, or None. An end
+        # has a call running exactly when it has a waiter: calls that do
+        # not wait finish before any other task can see them.
+        self.waiter: asyncio.Future[Any] | None = None
+        # How many more messages the pending call accepts; never more than
+        # 0 without a waiter. The first message is the waiter's result; the
+        # rest of a batch, and messages kept for the next call, go here.
         self.capacity = 0
+        self.inbox: list[Any] = []
         # A message this end sent while the peer had no pending call.
         self.offer: Any = _NOTHING
         # This end sent a message and waits for the peer's reply.
         self.owed = owed
-        self.running = False
         self.delivered = 0
 
 
 def _wake(side: _Side) -> None:
+    """Wake the side's pending call without a message: it looks at the state."""
     waiter = side.waiter
     if waiter is not None and not waiter.done():
-        waiter.set_result(None)
+        waiter.set_result(_NOTHING)
+
+
+def _received(side: _Side, waiter: asyncio.Future[Any]) -> None:
+    """Keep a message delivered to a call whose task was cancelled before it
+    resumed (CANCEL-RECEIVE-RACE): the end's next call returns it."""
+    if waiter.done() and not waiter.cancelled() and (message := waiter.result()) is not _NOTHING:
+        side.inbox.insert(0, message)
 
 
 class _Handoff:
@@ -243,15 +254,19 @@ class _Handoff:
         return f"client={self.client_state}, server={self.server_state}"
 
     # -- call bookkeeping -------------------------------------------------
+    #
+    # Every call starts with the same test, inlined on the hot path: a call
+    # from another loop than the channel's, or while the end has a waiter,
+    # goes to begin(), which raises or binds the channel to the loop.
 
     def begin(self, side: _Side, role: str, method: str) -> asyncio.AbstractEventLoop:
-        """Check that a call may start on ``side``, mark it running, return the loop."""
-        if side.running:
+        """Check that a call may start on ``side``; return the loop."""
+        if side.waiter is not None:
             raise AlreadyRunningError(
                 f"{method}(): the {role} end is already running a call in another "
                 f"task; an end serves one task at a time, as an async generator does"
             )
-        loop = asyncio.get_running_loop()
+        loop = get_running_loop()
         if self.loop is None:
             self.loop = loop
         elif self.loop is not loop:
@@ -259,21 +274,25 @@ class _Handoff:
                 f"{method}(): this channel is bound to event loop {self.loop!r}, "
                 f"not to the running one; create the channel in the loop that uses it"
             )
-        side.running = True
         return loop
 
     def send(self, sender: _Side, receiver: _Side, message: Any) -> None:
         """Deliver ``message`` to the receiver's pending call, or offer it."""
         sender.owed = True
+        capacity = receiver.capacity
         waiter = receiver.waiter
-        if waiter is not None and receiver.capacity and not waiter.cancelled():
-            receiver.inbox.append(message)
+        if capacity and waiter is not None and not waiter.cancelled():
             sender.delivered += 1
-            receiver.capacity -= 1
-            if not waiter.done():
-                waiter.set_result(None)
-            if receiver.capacity and type(message) is not _Thrown:
+            if waiter.done():
+                receiver.inbox.append(message)
+            elif capacity == 1:
+                waiter.set_result(message)
+            else:
+                receiver.inbox.append(message)
+                waiter.set_result(_NOTHING)
+            if capacity > 1 and type(message) is not _Thrown:
                 # The pending call asks for more: that is the sender's reply.
+                receiver.capacity = capacity - 1
                 sender.owed = False
             else:
                 receiver.capacity = 0
@@ -288,13 +307,19 @@ class _Handoff:
         receiver.owed = False
         return message
 
-    async def wait(self, side: _Side, capacity: int) -> None:
-        """Wait until something happens that the pending call must see."""
+    async def wait(self, side: _Side, capacity: int) -> Any:
+        """Wait until something happens that the pending call must see.
+
+        Returns the message delivered to the call, or _NOTHING.
+        """
         assert self.loop is not None
         waiter = side.waiter = self.loop.create_future()
         side.capacity = capacity
         try:
-            await waiter
+            return await waiter
+        except BaseException:
+            _received(side, waiter)
+            raise
         finally:
             side.waiter = None
             side.capacity = 0
@@ -319,34 +344,43 @@ class _Handoff:
         client = self.client
         if message is not None and self.client_state == "unstarted" and type(message) is not _Thrown:
             raise TypeError("can't send non-None value to a just-started channel client")
-        loop = self.begin(client, "client", method)
+        loop = get_running_loop()
+        if loop is not self.loop or client.waiter is not None:
+            self.begin(client, "client", method)
+        if self.client_state == "closed":
+            raise StopAsyncIteration
+        if client.inbox or (client.owed and self.outcome is None):
+            if message is not None:
+                raise ReplyPendingError(
+                    f"{method}(): the client's previous call was cancelled after "
+                    f"its value was delivered, and the reply to it is still owed; "
+                    f"receive it with anext() or asend(None) before sending again"
+                )
+        elif self.outcome is None:
+            self.client_state = "started"
+            self.send(client, self.server, message)
+        wanted = count or 1
         try:
-            if self.client_state == "closed":
-                raise StopAsyncIteration
-            if client.inbox or (client.owed and self.outcome is None):
-                if message is not None:
-                    raise ReplyPendingError(
-                        f"{method}(): the client's previous call was cancelled after "
-                        f"its value was delivered, and the reply to it is still owed; "
-                        f"receive it with anext() or asend(None) before sending again"
-                    )
-            elif self.outcome is None:
-                self.client_state = "started"
-                self.send(client, self.server, message)
-            wanted = count or 1
             while True:
-                messages = self.client_take(wanted)
-                if messages is not None:
+                if client.inbox or self.server.offer is not _NOTHING or self.outcome is not None:
+                    messages = self.client_take(wanted)
                     return messages if count else messages[0]
                 if self.awaiting_taker:
                     _wake(self.server)
                 waiter = client.waiter = loop.create_future()
                 client.capacity = wanted
                 try:
-                    await waiter
+                    message = await waiter
+                except BaseException:
+                    _received(client, waiter)
+                    raise
                 finally:
                     client.waiter = None
                     client.capacity = 0
+                if message is not _NOTHING:
+                    if type(message) is _Thrown:
+                        raise message.take()
+                    return [message] if count else message
         except BaseException:
             if client.offer is not _NOTHING:
                 self.withdraw(client)
@@ -354,11 +388,9 @@ class _Handoff:
                     # The first request was withdrawn: the client never started.
                     self.client_state = "unstarted"
             raise
-        finally:
-            client.running = False
 
-    def client_take(self, count: int) -> list[Any] | None:
-        """Take up to ``count`` messages for the client, or None if there are none yet."""
+    def client_take(self, count: int) -> list[Any]:
+        """Take up to ``count`` messages for the client; there is at least one, or an end."""
         client, server = self.client, self.server
         inbox = client.inbox
         if inbox:
@@ -380,15 +412,13 @@ class _Handoff:
             if type(message) is _Thrown:
                 raise message.take()
             return [message]
-        if self.outcome is not None:
-            # Like an exhausted async generator, the client is closed once it
-            # has seen how the server ended.
-            self.client_state = "closed"
-            client.owed = False
-            if self.outcome is _END:
-                raise StopAsyncIteration
-            raise self.outcome
-        return None
+        # Like an exhausted async generator, the client is closed once it
+        # has seen how the server ended.
+        self.client_state = "closed"
+        client.owed = False
+        if self.outcome is _END:
+            raise StopAsyncIteration
+        raise self.outcome
 
     async def client_throw(self, end: ClientEnd[Any, Any], exc: BaseException) -> Any:
         client = self.client
@@ -396,13 +426,11 @@ class _Handoff:
             # An async generator that never started is closed by athrow(),
             # which raises the exception at once (MIRROR-ATHROW-UNSTARTED).
             self.begin(client, "client", "athrow")
-            client.running = False
             self.close_client()
             raise exc
         if self.client_state == "closed":
             # Like athrow() on an exhausted async generator.
             self.begin(client, "client", "athrow")
-            client.running = False
             return None
         self.thrown = exc
         return await self.client_call(end, _Thrown(exc), 0, "athrow")
@@ -417,7 +445,6 @@ class _Handoff:
 
     async def client_aclose(self) -> None:
         self.begin(self.client, "client", "aclose")
-        self.client.running = False
         self.close_client()
 
     # -- the server's calls ---------------------------------------------
@@ -427,10 +454,6 @@ class _Handoff:
         self.begin(server, "server", "__aenter__")
         try:
             while True:
-                if server.inbox:
-                    # Delivering the first request cleared ``owed`` already.
-                    server.inbox.clear()
-                    break
                 if self.client.offer is not _NOTHING:
                     self.take_offer(server, self.client)
                     break
@@ -440,13 +463,12 @@ class _Handoff:
                         "the client was closed before it asked for its first item, "
                         "so the server block does not run; use a new Channel"
                     )
-                await self.wait(server, 1)
+                if await self.wait(server, 1) is not _NOTHING:
+                    break
             self.server_state = "open"
         except (asyncio.CancelledError, GeneratorExit) as exc:
             self.finish_server(self.cancelled(exc))
             raise
-        finally:
-            server.running = False
 
     def check_server_open(self, method: str) -> None:
         if self.server_state == "closed":
@@ -478,53 +500,57 @@ class _Handoff:
         The whole call is this one coroutine: the handoff is on the hot path.
         """
         server = self.server
-        loop = self.begin(server, "server", method)
+        loop = get_running_loop()
+        if loop is not self.loop or server.waiter is not None:
+            self.begin(server, "server", method)
+        self.check_server_open(method)
+        if server.inbox or (server.owed and self.client_state != "closed"):
+            if message is not None:
+                raise ReplyPendingError(
+                    f"{method}(): the server's previous call was cancelled after "
+                    f"its value was delivered, and the client's reply is still "
+                    f"owed; receive it with anext(server) or asend(None) first"
+                )
+        elif self.client_state == "closed":
+            self.raise_exit()
+        else:
+            self.send(server, self.client, message)
+            if not server.owed:
+                # A pending read_items() with room is the reply (READ-ITEMS-BATCH).
+                return None
         try:
-            self.check_server_open(method)
-            if server.inbox or (server.owed and self.client_state != "closed"):
-                if message is not None:
-                    raise ReplyPendingError(
-                        f"{method}(): the server's previous call was cancelled after "
-                        f"its value was delivered, and the client's reply is still "
-                        f"owed; receive it with anext(server) or asend(None) first"
-                    )
-            elif self.client_state == "closed":
-                self.raise_exit()
-            else:
-                self.send(server, self.client, message)
-                if not server.owed:
-                    # A pending read_items() with room is the reply (READ-ITEMS-BATCH).
-                    return None
             while True:
-                reply = self.server_take()
-                if reply is not _NOTHING:
-                    return reply
+                if server.inbox or self.client.offer is not _NOTHING or self.client_state == "closed":
+                    return self.server_take()
                 waiter = server.waiter = loop.create_future()
                 server.capacity = 1
                 try:
-                    await waiter
+                    message = await waiter
+                except BaseException:
+                    _received(server, waiter)
+                    raise
                 finally:
                     server.waiter = None
                     server.capacity = 0
+                if self.server_state == "closed":
+                    raise self.closed_under_call()
+                if message is not _NOTHING:
+                    if type(message) is _Thrown:
+                        raise message.take()
+                    return message
         except BaseException:
             self.withdraw(server)
             raise
-        finally:
-            server.running = False
 
     def server_take(self) -> Any:
-        """Take the client's next message for the server, or _NOTHING if there is none yet."""
+        """Take the client's next message for the server; there is one, or the client closed."""
         server, client = self.server, self.client
-        if self.server_state == "closed":
-            raise self.closed_under_call()
         if server.inbox:
             message = server.inbox.pop(0)
         elif client.offer is not _NOTHING:
             message = self.take_offer(server, client)
-        elif self.client_state == "closed":
-            self.raise_exit()
         else:
-            return _NOTHING
+            self.raise_exit()
         if type(message) is _Thrown:
             raise message.take()
         return message
@@ -532,54 +558,50 @@ class _Handoff:
     async def server_write(self, items: Iterable[Any]) -> None:
         server, client = self.server, self.client
         self.begin(server, "server", "write_items")
-        try:
-            self.check_server_open("write_items")
-            if server.inbox or (server.owed and self.client_state != "closed"):
-                raise ReplyPendingError(
-                    "write_items(): the server's previous call was cancelled after its "
-                    "value was delivered; receive the reply with anext(server) first"
-                )
-            iterator = iter(items)
-            while True:
-                if self.server_state == "closed":
-                    raise self.closed_under_call()
-                if self.client_state == "closed":
-                    self.raise_exit()
-                waiter = client.waiter
-                if waiter is None or not client.capacity or waiter.cancelled():
-                    # Pull no item before a taker is there, so that a
-                    # cancellation here loses nothing (WRITE-ITEMS-LAZY).
-                    self.awaiting_taker = True
-                    try:
-                        await self.wait(server, 0)
-                    finally:
-                        self.awaiting_taker = False
-                    continue
-                # Hand the pending call as many items as it takes, in C,
-                # without returning to the event loop (WRITE-ITEMS-BATCH).
-                room = client.capacity
-                inbox = client.inbox
-                before = len(inbox)
+        self.check_server_open("write_items")
+        if server.inbox or (server.owed and self.client_state != "closed"):
+            raise ReplyPendingError(
+                "write_items(): the server's previous call was cancelled after its "
+                "value was delivered; receive the reply with anext(server) first"
+            )
+        iterator = iter(items)
+        while True:
+            if self.server_state == "closed":
+                raise self.closed_under_call()
+            if self.client_state == "closed":
+                self.raise_exit()
+            waiter = client.waiter
+            if waiter is None or not client.capacity or waiter.cancelled():
+                # Pull no item before a taker is there, so that a
+                # cancellation here loses nothing (WRITE-ITEMS-LAZY).
+                self.awaiting_taker = True
                 try:
-                    inbox.extend(islice(iterator, room))
+                    await self.wait(server, 0)
                 finally:
-                    # Items pulled before the iterator raised are delivered too.
-                    taken = len(inbox) - before
-                    if taken:
-                        server.delivered += taken
-                        client.capacity -= taken
-                        if not waiter.done():
-                            waiter.set_result(None)
-                if taken < room:
-                    return  # the iterator is exhausted; the reader asks for more
-                client.capacity = 0
-                client.owed = False
-                server.owed = True
-                while (reply := self.server_take()) is _NOTHING:
-                    await self.wait(server, 1)
-                del reply
-        finally:
-            server.running = False
+                    self.awaiting_taker = False
+                continue
+            # Hand the pending call as many items as it takes, in C,
+            # without returning to the event loop (WRITE-ITEMS-BATCH).
+            room = client.capacity
+            inbox = client.inbox
+            before = len(inbox)
+            try:
+                inbox.extend(islice(iterator, room))
+            finally:
+                # Items pulled before the iterator raised are delivered too.
+                taken = len(inbox) - before
+                if taken:
+                    server.delivered += taken
+                    client.capacity -= taken
+                    if not waiter.done():
+                        waiter.set_result(_NOTHING)
+            if taken < room:
+                return  # the iterator is exhausted; the reader asks for more
+            client.capacity = 0
+            client.owed = False
+            server.owed = True
+            # The reader's next request is the reply, received as anext(server) would.
+            await self.server_call(None, "write_items")
 
     def finish_server(self, outcome: Any) -> None:
         self.server_state = "closed"
@@ -589,7 +611,7 @@ class _Handoff:
         _wake(self.client)
 
     def server_aclose(self) -> None:
-        if self.server.running:
+        if self.server.waiter is not None:
             raise AlreadyRunningError(
                 "aclose(): the server end has a call pending in another task; "
                 "wait for the tasks you delegated to before closing it"
@@ -625,7 +647,7 @@ class _Handoff:
         else:
             outcome = exc
         self.finish_server(outcome)
-        if self.server.running:
+        if self.server.waiter is not None:
             # A delegate still waits in another task: close the channel all
             # the same, so that nothing hangs (MISUSE-EXIT-WHILE-DELEGATED).
             _wake(self.server)

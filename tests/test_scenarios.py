@@ -50,6 +50,29 @@ SCENARIOS = {
             Event("server", "anext"),
         ],
     ),
+    # A thrown exception offered to a server that owes a receive.
+    "server-takes-offered-throw": (
+        False,
+        [
+            anext_,
+            enter,
+            Event("server", "asend", 1),
+            cancel_server,
+            Event("client", "athrow", "Boom"),
+            Event("server", "anext"),
+        ],
+    ),
+    # A request delivered to a server call cancelled before it resumed goes to the next call.
+    "server-race-kept": (
+        False,
+        [
+            anext_,
+            enter,
+            Event("server", "asend", 1),
+            Event("race", "anext", end="server"),
+            Event("server", "anext"),
+        ],
+    ),
     # write_items while a reply is owed.
     "write-while-owed": (
         True,
