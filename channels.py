@@ -276,30 +276,6 @@ class _Handoff:
             )
         return loop
 
-    def send(self, sender: _Side, receiver: _Side, message: Any) -> None:
-        """Deliver ``message`` to the receiver's pending call, or offer it."""
-        sender.owed = True
-        capacity = receiver.capacity
-        waiter = receiver.waiter
-        if capacity and waiter is not None and not waiter.cancelled():
-            sender.delivered += 1
-            if waiter.done():
-                receiver.inbox.append(message)
-            elif capacity == 1:
-                waiter.set_result(message)
-            else:
-                receiver.inbox.append(message)
-                waiter.set_result(_NOTHING)
-            if capacity > 1 and type(message) is not _Thrown:
-                # The pending call asks for more: that is the sender's reply.
-                receiver.capacity = capacity - 1
-                sender.owed = False
-            else:
-                receiver.capacity = 0
-                receiver.owed = False
-        else:
-            sender.offer = message
-
     def take_offer(self, receiver: _Side, sender: _Side) -> Any:
         message = sender.offer
         sender.offer = _NOTHING
@@ -358,7 +334,22 @@ class _Handoff:
                 )
         elif self.outcome is None:
             self.client_state = "started"
-            self.send(client, self.server, message)
+            # Deliver the request to the server's pending call (which takes
+            # one message at most), or offer it.
+            client.owed = True
+            server = self.server
+            waiter = server.waiter
+            # A server call that takes a message has a waiter that is not
+            # done unless its task was cancelled: nothing wakes it without
+            # a message but an end of the channel, after which no request
+            # is sent.
+            if server.capacity and waiter is not None and not waiter.done():
+                client.delivered += 1
+                server.capacity = 0
+                server.owed = False
+                waiter.set_result(message)
+            else:
+                client.offer = message
         wanted = count or 1
         try:
             while True:
@@ -503,7 +494,8 @@ class _Handoff:
         loop = get_running_loop()
         if loop is not self.loop or server.waiter is not None:
             self.begin(server, "server", method)
-        self.check_server_open(method)
+        if self.server_state != "open" or self.exit_raised:
+            self.check_server_open(method)
         if server.inbox or (server.owed and self.client_state != "closed"):
             if message is not None:
                 raise ReplyPendingError(
@@ -514,10 +506,33 @@ class _Handoff:
         elif self.client_state == "closed":
             self.raise_exit()
         else:
-            self.send(server, self.client, message)
-            if not server.owed:
-                # A pending read_items() with room is the reply (READ-ITEMS-BATCH).
-                return None
+            # Deliver the message to the client's pending call, or offer it.
+            server.owed = True
+            client = self.client
+            capacity = client.capacity
+            waiter = client.waiter
+            if capacity == 1 and waiter is not None and not waiter.done():
+                # A call that takes one message: it is the waiter's result.
+                server.delivered += 1
+                waiter.set_result(message)
+                client.capacity = 0
+                client.owed = False
+            elif capacity and waiter is not None and not waiter.cancelled():
+                # A read_items() call: the first item wakes it, more join it
+                # until it resumes, in its inbox.
+                server.delivered += 1
+                client.inbox.append(message)
+                if not waiter.done():
+                    waiter.set_result(_NOTHING)
+                if capacity > 1 and type(message) is not _Thrown:
+                    # The call asks for more: that is the reply (READ-ITEMS-BATCH).
+                    client.capacity = capacity - 1
+                    server.owed = False
+                    return None
+                client.capacity = 0
+                client.owed = False
+            else:
+                server.offer = message
         try:
             while True:
                 if server.inbox or self.client.offer is not _NOTHING or self.client_state == "closed":
