@@ -225,7 +225,6 @@ class _Handoff:
         "awaiting_taker",
         "client",
         "client_state",
-        "exit_raised",
         "loop",
         "outcome",
         "server",
@@ -239,12 +238,12 @@ class _Handoff:
         # The server's first call receives the client's first request.
         self.server = _Side(owed=True)
         self.client_state = "absent"  # absent, unstarted, started, closed
-        self.server_state = "absent"  # absent, entering, open, closed
+        # absent, entering, open, exiting (GeneratorExit was raised in it
+        # after the client closed), closed
+        self.server_state = "absent"
         # What the client's receive raises once its inbox is empty: None
         # while the server is open, _END, or the server's exception.
         self.outcome: Any = None
-        # GeneratorExit was raised in the server after the client closed.
-        self.exit_raised = False
         # The last exception the client threw into the server.
         self.thrown: BaseException | None = None
         # The server waits for a client call before it takes an item.
@@ -332,10 +331,16 @@ class _Handoff:
                     f"its value was delivered, and the reply to it is still owed; "
                     f"receive it with anext() or asend(None) before sending again"
                 )
-        elif self.outcome is None:
+            if client.inbox or self.server.offer is not _NOTHING:
+                return self.client_take(count)
+        elif self.outcome is not None:
+            # Like an exhausted async generator: nothing is sent.
+            return self.client_take(count)
+        else:
             self.client_state = "started"
             # Deliver the request to the server's pending call (which takes
-            # one message at most), or offer it.
+            # one message at most), or offer it. Either way, the server has
+            # nothing for the client yet: it is owed this request.
             client.owed = True
             server = self.server
             waiter = server.waiter
@@ -350,28 +355,26 @@ class _Handoff:
                 waiter.set_result(message)
             else:
                 client.offer = message
-        wanted = count or 1
+        if self.awaiting_taker:
+            _wake(self.server)
+        waiter = client.waiter = loop.create_future()
+        client.capacity = count or 1
         try:
-            while True:
-                if client.inbox or self.server.offer is not _NOTHING or self.outcome is not None:
-                    messages = self.client_take(wanted)
-                    return messages if count else messages[0]
-                if self.awaiting_taker:
-                    _wake(self.server)
-                waiter = client.waiter = loop.create_future()
-                client.capacity = wanted
-                try:
-                    message = await waiter
-                except BaseException:
-                    _received(client, waiter)
-                    raise
-                finally:
-                    client.waiter = None
-                    client.capacity = 0
-                if message is not _NOTHING:
-                    if type(message) is _Thrown:
-                        raise message.take()
-                    return [message] if count else message
+            try:
+                message = await waiter
+            except BaseException:
+                _received(client, waiter)
+                raise
+            finally:
+                client.waiter = None
+                client.capacity = 0
+            if message is not _NOTHING:
+                if type(message) is _Thrown:
+                    raise message.take()
+                return [message] if count else message
+            # Woken without a message: a batch has its items in the inbox,
+            # or the server ended.
+            return self.client_take(count)
         except BaseException:
             if client.offer is not _NOTHING:
                 self.withdraw(client)
@@ -380,16 +383,20 @@ class _Handoff:
                     self.client_state = "unstarted"
             raise
 
-    def client_take(self, count: int) -> list[Any]:
-        """Take up to ``count`` messages for the client; there is at least one, or an end."""
+    def client_take(self, count: int) -> Any:
+        """Take the client's next message (``count`` 0) or a list of 1..count.
+
+        There is one to take, or the server ended.
+        """
         client, server = self.client, self.server
         inbox = client.inbox
         if inbox:
-            if len(inbox) <= count:
+            wanted = count or 1
+            if len(inbox) <= wanted:
                 messages, client.inbox = inbox, []
             else:
-                messages = inbox[:count]
-                del inbox[:count]
+                messages = inbox[:wanted]
+                del inbox[:wanted]
             if type(messages[-1]) is _Thrown:
                 # A thrown exception ends the batch it came with, so it is
                 # always last: the items before it are returned, and it
@@ -397,12 +404,12 @@ class _Handoff:
                 if len(messages) == 1:
                     raise messages[0].take()
                 client.inbox.insert(0, messages.pop())
-            return messages
+            return messages if count else messages[0]
         if server.offer is not _NOTHING:
             message = self.take_offer(client, server)
             if type(message) is _Thrown:
                 raise message.take()
-            return [message]
+            return [message] if count else message
         # Like an exhausted async generator, the client is closed once it
         # has seen how the server ended.
         self.client_state = "closed"
@@ -467,7 +474,7 @@ class _Handoff:
                 f"{method}(): the server end is closed (its async with block ended "
                 f"or aclose() was called); it cannot send any more"
             )
-        if self.exit_raised:
+        if self.server_state == "exiting":
             raise ChannelClosedError(
                 f"{method}(): the client closed the channel and the server already "
                 f"got GeneratorExit; like an async generator, it must not send after "
@@ -482,7 +489,7 @@ class _Handoff:
         )
 
     def raise_exit(self) -> NoReturn:
-        self.exit_raised = True
+        self.server_state = "exiting"
         raise GeneratorExit
 
     async def server_call(self, message: Any, method: str) -> Any:
@@ -494,7 +501,7 @@ class _Handoff:
         loop = get_running_loop()
         if loop is not self.loop or server.waiter is not None:
             self.begin(server, "server", method)
-        if self.server_state != "open" or self.exit_raised:
+        if self.server_state != "open":
             self.check_server_open(method)
         if server.inbox or (server.owed and self.client_state != "closed"):
             if message is not None:
@@ -503,10 +510,14 @@ class _Handoff:
                     f"its value was delivered, and the client's reply is still "
                     f"owed; receive it with anext(server) or asend(None) first"
                 )
+            if server.inbox or self.client.offer is not _NOTHING:
+                return self.server_take()
         elif self.client_state == "closed":
             self.raise_exit()
         else:
             # Deliver the message to the client's pending call, or offer it.
+            # Either way, the client has nothing for the server yet: it is
+            # owed this message.
             server.owed = True
             client = self.client
             capacity = client.capacity
@@ -533,26 +544,25 @@ class _Handoff:
                 client.owed = False
             else:
                 server.offer = message
+        waiter = server.waiter = loop.create_future()
+        server.capacity = 1
         try:
-            while True:
-                if server.inbox or self.client.offer is not _NOTHING or self.client_state == "closed":
-                    return self.server_take()
-                waiter = server.waiter = loop.create_future()
-                server.capacity = 1
-                try:
-                    message = await waiter
-                except BaseException:
-                    _received(server, waiter)
-                    raise
-                finally:
-                    server.waiter = None
-                    server.capacity = 0
-                if self.server_state == "closed":
-                    raise self.closed_under_call()
-                if message is not _NOTHING:
-                    if type(message) is _Thrown:
-                        raise message.take()
-                    return message
+            try:
+                message = await waiter
+            except BaseException:
+                _received(server, waiter)
+                raise
+            finally:
+                server.waiter = None
+                server.capacity = 0
+            if self.server_state == "closed":
+                raise self.closed_under_call()
+            if message is not _NOTHING:
+                if type(message) is _Thrown:
+                    raise message.take()
+                return message
+            # Woken without a message: the client closed.
+            return self.server_take()
         except BaseException:
             self.withdraw(server)
             raise
