@@ -44,7 +44,7 @@ class Sizes:
 FULL = Sizes(
     simplex=2000,
     duplex=2000,
-    stream=4000,
+    stream=40_000,
     pairs=(1, 100, 10_000),
     items_per_pair=4,
     pair_items=4000,
