@@ -258,8 +258,8 @@ class _Handoff:
     # from another loop than the channel's, or while the end has a waiter,
     # goes to begin(), which raises or binds the channel to the loop.
 
-    def begin(self, side: _Side, role: str, method: str) -> asyncio.AbstractEventLoop:
-        """Check that a call may start on ``side``; return the loop."""
+    def begin(self, side: _Side, role: str, method: str) -> None:
+        """Check that a call may start on ``side``, and bind the channel to the loop."""
         if side.waiter is not None:
             raise AlreadyRunningError(
                 f"{method}(): the {role} end is already running a call in another "
@@ -273,7 +273,6 @@ class _Handoff:
                 f"{method}(): this channel is bound to event loop {self.loop!r}, "
                 f"not to the running one; create the channel in the loop that uses it"
             )
-        return loop
 
     def take_offer(self, receiver: _Side, sender: _Side) -> Any:
         message = sender.offer
