@@ -83,11 +83,15 @@ def _spread(cases: Iterable[Case | None]) -> tuple[float, float] | None:
     return max(minimums) / min(minimums), statistics.median(max(one) / min(one) for one in rounds)
 
 
-def _spread_over_floor(results: Results, loop: str, pair_counts: list[int]) -> tuple[float, float] | None:
-    """The spread of Channel ÷ floor over the pair counts: the event loop's own share divided out."""
+def _spread_over_floor(
+    results: Results, workload: str, loop: str, params: list[int]
+) -> tuple[float, float] | None:
+    """The spread of Channel ÷ floor over the parameters: the share that every contender pays divided out."""
     ratios = [
-        results.ratio(results.get(PAIRS, c.CHANNEL, loop, count), results.get(PAIRS, c.FUTURES, loop, count))
-        for count in pair_counts
+        results.ratio(
+            results.get(workload, c.CHANNEL, loop, param), results.get(workload, c.FUTURES, loop, param)
+        )
+        for param in params
     ]
     if len(ratios) < 2 or None in ratios:
         return None
@@ -157,13 +161,18 @@ def targets(results: Results, idle: dict[str, float], loops: list[str]) -> list[
         )
         at_most(
             "pairs (diagnostic): the same, of Channel's cost over the two-futures floor's at each count",
-            _spread_over_floor(results, loop, pair_counts),
+            _spread_over_floor(results, PAIRS, loop, pair_counts),
             1.10,
         )
         depths = sorted({case.param for case in results.cases if case.workload == DELEGATION and case.param})
         at_most(
             f"delegation: Channel's per-item cost flat within 10 % at depths {_listing(depths)} (max ÷ min)",
             _spread(results.get(DELEGATION, c.CHANNEL, loop, depth) for depth in depths),
+            1.10,
+        )
+        at_most(
+            "delegation (diagnostic): the same, of Channel's cost over the two-futures floor's at each depth",
+            _spread_over_floor(results, DELEGATION, loop, depths),
             1.10,
         )
     channel_bytes, queue_bytes = idle.get(memory.CHANNEL_WITH_ENDS), idle.get(memory.QUEUE)

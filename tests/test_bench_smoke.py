@@ -51,3 +51,25 @@ def test_missing_packages_are_skipped_with_a_note(monkeypatch: pytest.MonkeyPatc
     cases = runner.build_cases(found, loops, runner.SMOKE)
     runner.run_rounds(cases, 1, lambda *_: None)
     assert {case.workload for case in cases} == set(runner.WORKLOADS)
+
+
+@pytest.mark.clause("BENCH-SMOKE")
+def test_bytecode_count_names_the_handoff_functions() -> None:
+    # In a subprocess: the count installs its own trace function, which would
+    # replace a coverage tracer in this process.
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.opcodes", "--items", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    counts = dict(line.split(": ", 1) for line in result.stdout.splitlines() if not line.startswith(" "))
+    assert set(counts) == {"two futures (floor)", "Channel"}
+    assert "client_call" in result.stdout
+    assert "server_call" in result.stdout
+    assert all(
+        count.endswith(" bytecodes per item") and int(count.split()[0]) > 0 for count in counts.values()
+    )

@@ -1,0 +1,75 @@
+"""``python -m bench.opcodes``: bytecodes run per item, simplex, by function.
+
+Timings on a shared machine are noisy; the number of bytecode instructions
+that each contender's own Python code runs per item is not. It shows where a
+contender's time goes beyond the event loop's: the two-futures floor runs
+the least code a handoff needs, and a channel adds its checks to it. Counted
+with ``sys.settrace`` (opcode events) over a run of ``--items`` items, for
+every function defined in channels.py or in ``bench/contenders.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import channels
+from bench import contenders
+from bench.contenders import Contender, Gate
+
+TRACED = {str(Path(channels.__file__ or "").resolve()), str(Path(contenders.__file__ or "").resolve())}
+
+
+def count(contender: Contender, items: int) -> Counter[str]:
+    """Bytecodes per function over one simplex run of ``items`` items, from the gate on."""
+    simplex = contender.simplex
+    assert simplex is not None
+    executed: Counter[str] = Counter()
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            code = frame.f_code
+            executed[getattr(code, "co_qualname", code.co_name)] += 1  # co_qualname: 3.11+
+        return local
+
+    def calls(frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename not in TRACED:
+            return None
+        frame.f_trace_opcodes = True
+        return local
+
+    async def main() -> None:
+        gate = Gate(1, asyncio.Event(), asyncio.Event())
+        tasks = [asyncio.create_task(side()) for side in simplex(gate, items)]
+        await gate.ready.wait()
+        sys.settrace(calls)
+        try:
+            gate.opened.set()
+            await asyncio.gather(*tasks)
+        finally:
+            sys.settrace(None)
+
+    asyncio.run(main())
+    return executed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.opcodes", description=__doc__)
+    parser.add_argument("--items", type=int, default=1000, help="items per run (default 1000)")
+    items = parser.parse_args(argv).items
+    for contender in (contenders.futures(), contenders.channel(channels, contenders.CHANNEL)):
+        executed = count(contender, items)
+        print(f"{contender.name}: {sum(executed.values()) / items:.0f} bytecodes per item")
+        for name, number in executed.most_common():
+            if number >= items / 2:
+                print(f"  {number / items:6.1f}  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
