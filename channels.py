@@ -187,9 +187,10 @@ class _Side:
         # has a call running exactly when it has a waiter: calls that do
         # not wait finish before any other task can see them.
         self.waiter: asyncio.Future[Any] | None = None
-        # How many more messages the pending call accepts; never more than
-        # 0 without a waiter. The first message is the waiter's result; the
-        # rest of a batch, and messages kept for the next call, go here.
+        # How many more messages the pending call accepts: read only while
+        # the end has a waiter, and set by every wait. The first message is
+        # the waiter's result; the rest of a batch, and messages kept for
+        # the next call, go to the inbox.
         self.capacity = 0
         self.inbox: list[Any] = []
         # A message this end sent while the peer had no pending call.
@@ -210,7 +211,9 @@ def _received(side: _Side, waiter: asyncio.Future[Any]) -> None:
     """Keep a message delivered to a call whose task was cancelled before it
     resumed (CANCEL-RECEIVE-RACE): the end's next call returns it."""
     if waiter.done() and not waiter.cancelled() and (message := waiter.result()) is not _NOTHING:
-        side.inbox.insert(0, message)
+        # A call waits only with an empty inbox, and a message that is the
+        # waiter's result is the only one delivered to it.
+        side.inbox.append(message)
 
 
 class _Handoff:
@@ -296,7 +299,6 @@ class _Handoff:
             raise
         finally:
             side.waiter = None
-            side.capacity = 0
 
     @staticmethod
     def withdraw(side: _Side) -> None:
@@ -366,7 +368,6 @@ class _Handoff:
                 raise
             finally:
                 client.waiter = None
-                client.capacity = 0
             if message is not _NOTHING:
                 if type(message) is _Thrown:
                     raise message.take()
@@ -398,11 +399,11 @@ class _Handoff:
                 del inbox[:wanted]
             if type(messages[-1]) is _Thrown:
                 # A thrown exception ends the batch it came with, so it is
-                # always last: the items before it are returned, and it
-                # raises on the next call.
+                # always last (and the inbox is now empty): the items before
+                # it are returned, and it raises on the next call.
                 if len(messages) == 1:
                     raise messages[0].take()
-                client.inbox.insert(0, messages.pop())
+                client.inbox.append(messages.pop())
             return messages if count else messages[0]
         if server.offer is not _NOTHING:
             message = self.take_offer(client, server)
@@ -412,7 +413,6 @@ class _Handoff:
         # Like an exhausted async generator, the client is closed once it
         # has seen how the server ended.
         self.client_state = "closed"
-        client.owed = False
         if self.outcome is _END:
             raise StopAsyncIteration
         raise self.outcome
@@ -553,7 +553,6 @@ class _Handoff:
                 raise
             finally:
                 server.waiter = None
-                server.capacity = 0
             if self.server_state == "closed":
                 raise self.closed_under_call()
             if message is not _NOTHING:
