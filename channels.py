@@ -287,16 +287,16 @@ class _Handoff:
     async def wait(self, side: _Side, capacity: int) -> Any:
         """Wait until something happens that the pending call must see.
 
-        Returns the message delivered to the call, or _NOTHING.
+        Returns the message delivered to the call, or _NOTHING. Only the
+        server's entry waits for a message here (the client's first request),
+        and its cancellation ends the channel: a request delivered just
+        before it is not kept.
         """
         assert self.loop is not None
         waiter = side.waiter = self.loop.create_future()
         side.capacity = capacity
         try:
             return await waiter
-        except BaseException:
-            _received(side, waiter)
-            raise
         finally:
             side.waiter = None
 

@@ -3,8 +3,9 @@
 :class:`Conformance` applies each event to the model and to a
 :class:`~spec.harness.Harness` on a fresh event loop, and raises
 :class:`ConformanceError` at the first observable that differs: a call that
-ended differently, a call pending in one and ended in the other, or an error
-that the event loop logged. The error names the clauses that the model cited
+ended differently, a call pending in one and ended in the other, an end's
+``delivered`` count (where the implementation has one), or an error that the
+event loop logged. The error names the clauses that the model cited
 for that step and prints the sequence of events as a script to paste.
 """
 
@@ -73,6 +74,9 @@ class Conformance:
             elif not matches(self.module, expected[call], observed[call]):
                 model, implementation = describe(expected[call]), describe(observed[call])
                 problems.append(f"call {call}: the model {model}; the implementation {implementation}")
+        for end, count in self.harness.delivered().items():
+            if count != self.model.delivered[end]:
+                problems.append(f"{end}.delivered is {count}; the model counts {self.model.delivered[end]}")
         for context in self.harness.errors:
             problems.append(f"the event loop logged: {context.get('message')} {context.get('exception')!r}")
         self.harness.errors.clear()

@@ -44,6 +44,7 @@ class Harness:
         self.module = module
         self.channel = module.StreamChannel() if stream else module.Channel()
         self.client: Any = self.channel.client()
+        self.server: Any = None
         self.calls = 0
         self.results: dict[int, Observed] = {}
         self.tasks: dict[int, asyncio.Task[None]] = {}
@@ -62,6 +63,15 @@ class Harness:
         getattr(self, f"_on_{event.kind}")(event)
         await self.settle()
         return {call: result for call, result in self.results.items() if call not in before}
+
+    def delivered(self) -> dict[str, int]:
+        """Each end's ``delivered`` count, for the ends that exist and have one."""
+        counts = {}
+        for end, obj in (("client", self.client), ("server", self.server)):
+            count = getattr(obj, "delivered", None)
+            if isinstance(count, int):
+                counts[end] = count
+        return counts
 
     def pending(self) -> set[int]:
         return {call for call, task in self.tasks.items() if call not in self.results}
@@ -93,6 +103,9 @@ class Harness:
         self.server_call = enter
         try:
             async with self.channel.server() as server:
+                # Held only while the block runs, as the block itself holds it:
+                # a longer life could change when an implementation finalizes it.
+                self.server = server
                 self.results[enter] = ("ok", None)
                 self.server_call = None
                 while True:
@@ -118,6 +131,8 @@ class Harness:
             if enter in self.results:
                 raise  # leaving the block failed: the loop's handler reports it
             self.results[enter] = ("raise", type(exc))
+        finally:
+            self.server = None
 
     def _on_cancel(self, event: Event) -> None:
         if event.end == "client":

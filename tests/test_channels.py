@@ -586,6 +586,29 @@ async def test_asend_into_a_batch_with_room_returns_without_the_event_loop() -> 
     await writing
 
 
+@pytest.mark.clause("READ-ITEMS-BATCH")
+async def test_asend_fills_a_batch_and_then_waits_for_the_reader() -> None:
+    stream: StreamChannel[int] = StreamChannel()
+    reader = stream.client()
+    sent: list[int] = []
+
+    async def write() -> None:
+        async with stream.server() as writer:
+            for item in (1, 2, 3):
+                await writer.asend(item)  # 1 joins the batch; 2 fills it and waits
+                sent.append(item)
+
+    batch = asyncio.ensure_future(reader.read_items(2))
+    writing = asyncio.ensure_future(write())
+    assert await batch == [1, 2]
+    await settle(writing)
+    assert sent == [1]
+    # This call is the reply to 2; then 3 joins its batch, and the block ends.
+    assert await reader.read_items(2) == [3]
+    await writing
+    assert sent == [1, 2, 3]
+
+
 @pytest.mark.clause("READ-ITEMS-BATCH", "WRITE-ITEMS-BATCH")
 async def test_a_batch_never_takes_more_than_it_asked_for() -> None:
     stream: StreamChannel[int] = StreamChannel()
@@ -688,3 +711,25 @@ async def test_a_client_held_only_by_its_pending_call_is_not_taken_for_abandoned
     assert await request == 1
     # Now nothing holds the client: it is abandoned, and the producer ends quietly.
     await asyncio.wait_for(producer, 5)
+
+
+@pytest.mark.clause("MISUSE-WRONG-LOOP")
+def test_a_server_end_used_from_another_event_loop_raises_wrong_event_loop_error() -> None:
+    stream: StreamChannel[int] = StreamChannel()
+    client = stream.client()
+
+    async def lend() -> Any:
+        producer, server_ready = lend_server(stream)
+        request = asyncio.ensure_future(anext(client))
+        writer = await server_ready
+        for task in (request, producer):
+            task.cancel()
+        await asyncio.gather(request, producer, return_exceptions=True)
+        return writer
+
+    writer = asyncio.run(lend())
+    # The loop is checked before anything else, the end being closed included.
+    with pytest.raises(WrongEventLoopError, match="bound to event loop"):
+        asyncio.run(writer.asend(1))
+    with pytest.raises(WrongEventLoopError):
+        asyncio.run(writer.write_items([1]))
