@@ -32,7 +32,9 @@ WORKLOAD_NOTES = {
     PAIRS: "With one pair, every handoff pays a whole event-loop iteration (its `select()` call "
     "included); concurrent pairs share the iterations, so every contender, the floor included, is "
     "cheaper per item at 100 pairs than at 1. The diagnostic target divides this out.",
-    DELEGATION: "An async generator cannot hand its body down to a coroutine: its rows stack relay "
+    DELEGATION: "Each level of delegation is a coroutine frame that every suspension and resumption "
+    "passes through, for every contender, the floor included: the diagnostic target divides this out. "
+    "An async generator cannot hand its body down to a coroutine: its rows stack relay "
     "generators that re-yield every item, which is what delegation costs it.",
 }
 
