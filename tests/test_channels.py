@@ -78,7 +78,7 @@ async def test_stop_async_iteration_in_the_block_reaches_the_client_as_runtime_e
         await producer
 
 
-@pytest.mark.clause("MIRROR-IGNORED-EXIT")
+@pytest.mark.clause("MIRROR-IGNORED-EXIT", "REPR-SHOWS-STATE")
 async def test_a_server_that_sends_after_generator_exit_gets_channel_closed_error() -> None:
     channel: Channel[int, None] = Channel()
     client = channel.client()
@@ -90,6 +90,7 @@ async def test_a_server_that_sends_after_generator_exit_gets_channel_closed_erro
                 await server.asend(1)
             except GeneratorExit:
                 outcomes.append("GeneratorExit")
+            assert "server=exiting" in repr(server)  # it must let GeneratorExit end the block
             with pytest.raises(ChannelClosedError, match="GeneratorExit"):
                 await server.asend(2)
             outcomes.append("ChannelClosedError")
