@@ -21,6 +21,7 @@ CHANNEL = "Channel"
 CHANNEL_COPY = "Channel (a second copy)"
 STREAM = "StreamChannel read_items(k)"
 FUTURES = "two futures (floor)"
+GUARDED = "two futures behind ends, with the checks"
 ASYNC_GENERATOR = "async generator (one task)"
 QUEUE = "asyncio.Queue(1)"
 TRIO = "trio memory channel(0)"
@@ -300,6 +301,129 @@ def futures() -> Contender:
         lifecycle=lifecycle,
         pairs=True,
     )
+
+
+# -- the floor behind ends, with the checks every call makes ----------------
+
+_END_OF_ITEMS: Any = object()
+
+
+class _GuardedLink:
+    """The two futures behind a channel's ends, with the checks that every call makes.
+
+    It measures what the API and the least of the guarantees cost before any
+    bookkeeping: the consumer reaches the link through ``async for``, the
+    producer through an end's ``asend``, and every call checks that it runs on
+    the link's loop (MISUSE-WRONG-LOOP), that its end has no call running
+    (MIRROR-ALREADY-RUNNING), that the link is open, and that the peer's
+    pending call was not cancelled (CANCEL-SEND-UNTAKEN). It keeps no count,
+    no offer and no reply owed: it is only right when the peer always waits,
+    which the simplex workload provides, and it is not a channel.
+    """
+
+    __slots__ = ("closed", "consumer", "loop", "producer")
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.consumer: asyncio.Future[Any] | None = None  # each side's pending call
+        self.producer: asyncio.Future[Any] | None = None
+        self.closed = False
+
+    async def first_request(self) -> Any:
+        waiter = self.producer = self.loop.create_future()
+        try:
+            return await waiter
+        finally:
+            self.producer = None
+
+    async def asend(self, item: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop or self.producer is not None:
+            raise RuntimeError("asend(): another loop's task, or a call already running")
+        if self.closed:
+            raise RuntimeError("asend(): the link is closed")
+        consumer = self.consumer
+        if consumer is None or consumer.done():
+            raise RuntimeError("asend(): the consumer has no pending call")
+        consumer.set_result(item)
+        waiter = self.producer = loop.create_future()
+        try:
+            return await waiter
+        finally:
+            self.producer = None
+
+    def close(self) -> None:
+        self.closed = True
+        if self.consumer is not None and not self.consumer.done():
+            self.consumer.set_result(_END_OF_ITEMS)
+
+    async def receive(self, request: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop or self.consumer is not None:
+            raise RuntimeError("receive(): another loop's task, or a call already running")
+        if self.closed:
+            raise StopAsyncIteration
+        producer = self.producer
+        if producer is None or producer.done():
+            raise RuntimeError("receive(): the producer has no pending call")
+        producer.set_result(request)
+        waiter = self.consumer = loop.create_future()
+        try:
+            item = await waiter
+        finally:
+            self.consumer = None
+        if item is _END_OF_ITEMS:
+            raise StopAsyncIteration
+        return item
+
+
+class _GuardedClient:
+    """The consumer's end: an async iterator whose ``__anext__`` is the link's call, as a channel's is."""
+
+    __slots__ = ("link",)
+
+    def __init__(self, link: _GuardedLink) -> None:
+        self.link = link
+
+    def __aiter__(self) -> _GuardedClient:
+        return self
+
+    def __anext__(self) -> Coroutine[Any, Any, Any]:
+        return self.link.receive(None)
+
+
+class _GuardedServer:
+    """The producer's end, whose ``asend`` is the link's call, as a channel's is."""
+
+    __slots__ = ("link",)
+
+    def __init__(self, link: _GuardedLink) -> None:
+        self.link = link
+
+    def asend(self, item: Any) -> Coroutine[Any, Any, Any]:
+        return self.link.asend(item)
+
+
+def guarded_futures() -> Contender:
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        link = _GuardedLink()
+        server = _GuardedServer(link)
+
+        async def produce() -> None:
+            await link.first_request()
+            await gate.wait()
+            await _nested(1, server.asend, items)
+            link.close()
+
+        async def consume() -> None:
+            received = 0
+            async for item in _GuardedClient(link):
+                received += item
+            gate.expect(received, total(items))
+
+        return [produce, consume]
+
+    return Contender(GUARDED, ("asyncio", "uvloop"), simplex=simplex)
 
 
 # -- a native async generator in one task: no handoff ----------------------

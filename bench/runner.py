@@ -131,6 +131,7 @@ def available_contenders(modules: dict[str, ModuleType | None]) -> tuple[list[Co
         contenders.channel(channels, contenders.CHANNEL),
         Contender(copy.name, copy.loops, simplex=copy.simplex),
         contenders.futures(),
+        contenders.guarded_futures(),
         contenders.async_generator(),
         contenders.queue(),
         contenders.stream_channel(channels),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -25,7 +26,34 @@ def test_smoke_runs_every_workload_and_delivers_every_item() -> None:
     assert all(len(case.per_item) == 1 for case in results.cases)
     measured = {case.contender for case in results.cases}
     assert {contenders.CHANNEL, contenders.CHANNEL_COPY, contenders.STREAM, contenders.FUTURES} <= measured
+    assert contenders.GUARDED in measured
     assert {contenders.ASYNC_GENERATOR, contenders.QUEUE} <= measured
+
+
+@pytest.mark.clause("BENCH-SMOKE")
+async def test_guarded_floor_makes_the_checks_it_is_measured_for() -> None:
+    # Its figure says what the checks cost: each must refuse what it names.
+    from bench import contenders
+
+    link = contenders._GuardedLink()
+    producer = asyncio.create_task(link.first_request())
+    await asyncio.sleep(0)  # the producer waits for the first request
+    consumer = asyncio.create_task(link.receive(None))
+    assert await producer is None
+    with pytest.raises(RuntimeError, match="already running"):
+        await link.receive(None)  # the consumer task's call is pending
+    with pytest.raises(RuntimeError, match="another loop"):
+        await asyncio.to_thread(asyncio.run, link.asend(1))
+    consumer.cancel()
+    with pytest.raises(RuntimeError, match="no pending call"):
+        await link.asend(1)  # the cancelled call has not resumed yet
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    link.close()
+    with pytest.raises(StopAsyncIteration):
+        await link.receive(None)
+    with pytest.raises(RuntimeError, match="closed"):
+        await link.asend(1)
 
 
 @pytest.mark.clause("BENCH-SMOKE")
