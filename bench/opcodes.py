@@ -3,9 +3,11 @@
 Timings on a shared machine are noisy; the number of bytecode instructions
 that each contender's own Python code runs per item is not. It shows where a
 contender's time goes beyond the event loop's: the two-futures floor runs
-the least code a handoff needs, and a channel adds its checks to it. Counted
-with ``sys.settrace`` (opcode events) over a run of ``--items`` items, for
-every function defined in channels.py or in ``bench/contenders.py``.
+the least code a handoff needs; behind ends, with the checks that every call
+makes, it shows what the API and the least of the guarantees add; a channel
+adds its bookkeeping to that. Counted with ``sys.settrace`` (opcode events)
+over a run of ``--items`` items, for every function defined in channels.py
+or in ``bench/contenders.py``.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.opcodes", description=__doc__)
     parser.add_argument("--items", type=int, default=1000, help="items per run (default 1000)")
     items = parser.parse_args(argv).items
-    for contender in (contenders.futures(), contenders.channel(channels, contenders.CHANNEL)):
+    floor, guarded = contenders.futures(), contenders.guarded_futures()
+    for contender in (floor, guarded, contenders.channel(channels, contenders.CHANNEL)):
         executed = count(contender, items)
         print(f"{contender.name}: {sum(executed.values()) / items:.0f} bytecodes per item")
         for name, number in executed.most_common():
