@@ -6,6 +6,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -152,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if options.rounds < 5 and not options.only:
         parser.error("--rounds must be at least 5")
+    if sys.flags.dev_mode or os.environ.get("PYTHONASYNCIODEBUG"):
+        parser.error(
+            "Python runs in development mode or asyncio's debug mode (PYTHONDEVMODE, -X dev or "
+            "PYTHONASYNCIODEBUG): its checks would be measured with the contenders; run without it"
+        )
     if options.output is None and options.only:
         with tempfile.TemporaryDirectory() as output:
             print_summary(*run(runner.FULL, options.rounds, options.only, Path(output)))

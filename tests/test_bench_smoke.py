@@ -95,9 +95,27 @@ def test_bytecode_count_names_the_handoff_functions() -> None:
         check=True,
     )
     counts = dict(line.split(": ", 1) for line in result.stdout.splitlines() if not line.startswith(" "))
-    assert set(counts) == {"two futures (floor)", "Channel"}
+    assert set(counts) == {"two futures (floor)", "two futures behind ends, with the checks", "Channel"}
     assert "client_call" in result.stdout
     assert "server_call" in result.stdout
     assert all(
         count.endswith(" bytecodes per item") and int(count.split()[0]) > 0 for count in counts.values()
     )
+
+
+@pytest.mark.clause("BENCH-SMOKE")
+def test_no_measurement_in_development_mode() -> None:
+    # Development mode turns on asyncio's debug checks, which would be timed
+    # with the contenders; tox's test environments set it.
+    import os
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "simplex · Channel · asyncio", "--rounds", "1"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONDEVMODE": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "development mode" in result.stderr
