@@ -318,7 +318,10 @@ class _GuardedLink:
     (MIRROR-ALREADY-RUNNING), that the link is open, and that the peer's
     pending call was not cancelled (CANCEL-SEND-UNTAKEN). It keeps no count,
     no offer and no reply owed: it is only right when the peer always waits,
-    which the simplex workload provides, and it is not a channel.
+    which the simplex workload provides, and it is not a channel. Each call
+    is one coroutine, as the floor's and a channel's are, so ``asend`` and
+    ``receive`` repeat the same steps: a shared helper would add a call per
+    item to what is measured.
     """
 
     __slots__ = ("closed", "consumer", "loop", "producer")

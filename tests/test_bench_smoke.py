@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,8 +87,6 @@ def test_missing_packages_are_skipped_with_a_note(monkeypatch: pytest.MonkeyPatc
 def test_bytecode_count_names_the_handoff_functions() -> None:
     # In a subprocess: the count installs its own trace function, which would
     # replace a coverage tracer in this process.
-    import subprocess
-
     result = subprocess.run(
         [sys.executable, "-m", "bench.opcodes", "--items", "20"],
         cwd=ROOT,
@@ -107,9 +107,6 @@ def test_bytecode_count_names_the_handoff_functions() -> None:
 def test_no_measurement_in_development_mode() -> None:
     # Development mode turns on asyncio's debug checks, which would be timed
     # with the contenders; tox's test environments set it.
-    import os
-    import subprocess
-
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--only", "simplex · Channel · asyncio", "--rounds", "1"],
         cwd=ROOT,
