@@ -17,9 +17,9 @@ import contextlib
 import sys
 from pathlib import Path
 
-from spec.conformance import Conformance, ConformanceError
-from spec.impl import load
-from spec.model import Event, sequences
+from .conformance import Conformance, ConformanceError
+from .impl import load
+from .model import Event, sequences
 
 ADAPTER = "spec.adapters.sav_channels_04"
 HERE = Path(__file__).parent

@@ -15,9 +15,9 @@ import asyncio
 from collections.abc import Callable, Iterable
 from types import ModuleType
 
-from spec.clauses import CLAUSES
-from spec.harness import Hang, Harness, describe, matches
-from spec.model import ChannelModel, Event
+from .clauses import CLAUSES
+from .harness import Hang, Harness, describe, matches
+from .model import ChannelModel, Event
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -120,7 +120,7 @@ def replay(
     impl_name: str, stream: bool, events: Iterable[Event], loop_factory: LoopFactory | None = None
 ) -> None:
     """Run ``events`` against an implementation, printing each step; raise at the first difference."""
-    from spec.impl import load
+    from .impl import load
 
     run = Conformance(load(impl_name), loop_factory or asyncio.new_event_loop, stream, impl_name)
     try:

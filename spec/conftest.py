@@ -8,7 +8,7 @@ from types import ModuleType
 import pytest
 from hypothesis import HealthCheck, settings
 
-from spec.impl import DEFAULT, load
+from .impl import DEFAULT, load
 
 settings.register_profile(
     "ci",
@@ -55,8 +55,8 @@ def impl(impl_name: str) -> ModuleType:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    from spec.conformance import STATS
-    from spec.test_exhaustive import EXPLORED
+    from .conformance import STATS
+    from .test_exhaustive import EXPLORED
 
     for name, count in EXPLORED.items():
         terminalreporter.write_line(f"exhaustive: {name}: {count} sequences explored")

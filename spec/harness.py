@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from spec.loops import SETTLE_ROUNDS, blocked
-from spec.model import Event
+from .loops import SETTLE_ROUNDS, blocked
+from .model import Event
 
 
 class Boom(Exception):

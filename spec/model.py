@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from spec.clauses import CLAUSES
+from .clauses import CLAUSES
 
 # -- phases ---------------------------------------------------------------
 

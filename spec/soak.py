@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import TypeVar
 
-from spec.impl import DEFAULT, load
-from spec.loops import loop_factories
+from .impl import DEFAULT, load
+from .loops import loop_factories
 
 R = TypeVar("R")
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from spec.conformance import Conformance, LoopFactory
-from spec.model import ChannelModel, Event
+from .conformance import Conformance, LoopFactory
+from .model import ChannelModel, Event
 
 # Every clause that a step of the model can cite.
 MODEL_CLAUSES = (

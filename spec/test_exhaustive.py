@@ -14,9 +14,9 @@ from types import ModuleType
 
 import pytest
 
-from spec.conformance import Conformance, LoopFactory
-from spec.model import sequences
-from spec.test_conformance import MODEL_CLAUSES
+from .conformance import Conformance, LoopFactory
+from .model import sequences
+from .test_conformance import MODEL_CLAUSES
 
 EXPLORED: dict[str, int] = {}
 

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spec.conformance import LoopFactory
-from spec.harness import Boom
+from .conformance import LoopFactory
+from .harness import Boom
 
 Body = tuple[tuple[int, ...], bool, str]  # values to yield, catch Boom?, "return" or "raise"
 
