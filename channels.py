@@ -41,6 +41,8 @@ Standard library only; Python 3.10+; asyncio and uvloop.
 from __future__ import annotations
 
 import asyncio
+import sys
+import warnings
 from asyncio import get_running_loop
 from collections.abc import AsyncGenerator, Coroutine, Iterable
 from itertools import islice
@@ -319,7 +321,10 @@ class _Handoff:
         """
         client = self.client
         if message is not None and self.client_state == "unstarted" and type(message) is not _Thrown:
-            raise TypeError("can't send non-None value to a just-started channel client")
+            raise TypeError(
+                "can't send non-None value to a just-started channel client: as with an async "
+                "generator, its first call must be anext() or asend(None)"
+            )
         loop = get_running_loop()
         if loop is not self.loop or client.waiter is not None:
             self.begin(client, "client", method)
@@ -475,9 +480,9 @@ class _Handoff:
             )
         if self.server_state == "exiting":
             raise ChannelClosedError(
-                f"{method}(): the client closed the channel and the server already "
-                f"got GeneratorExit; like an async generator, it must not send after "
-                f"that: let GeneratorExit end the server block"
+                f"{method}(): the server end ignored GeneratorExit: the client closed the "
+                f"channel, and like an async generator the server must not send after "
+                f"that; let GeneratorExit end the server block"
             )
 
     @staticmethod
@@ -733,15 +738,24 @@ class ClientEnd(AsyncGenerator[T, U]):
         return self._handoff.client_call(self, value, 0, "asend")
 
     @overload
-    async def athrow(
+    def athrow(
         self, typ: type[BaseException], val: BaseException | object = None, tb: TracebackType | None = None, /
-    ) -> T: ...
+    ) -> Coroutine[Any, Any, T]: ...
 
     @overload
-    async def athrow(self, typ: BaseException, val: None = None, tb: TracebackType | None = None, /) -> T: ...
+    def athrow(
+        self, typ: BaseException, val: None = None, tb: TracebackType | None = None, /
+    ) -> Coroutine[Any, Any, T]: ...
 
-    async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
-        """Raise an exception in the server's pending call; return its next item."""
+    def athrow(self, typ: Any, val: Any = _NOTHING, tb: Any = None, /) -> Coroutine[Any, Any, Any]:
+        """Raise an exception in the server's pending call; return its next item.
+
+        On Python 3.12+, passing ``val`` or ``tb`` warns DeprecationWarning when
+        called, as a native ``athrow`` does (MIRROR-ATHROW-SIGNATURE).
+        """
+        return self._throw(typ, _athrow_value(val), tb)
+
+    async def _throw(self, typ: Any, val: Any, tb: Any) -> Any:
         return await self._handoff.client_throw(self, _make_exception(typ, val, tb))
 
     async def aclose(self) -> None:
@@ -803,15 +817,24 @@ class ServerEnd(AsyncGenerator[U, T]):
         return self._handoff.server_call(value, "asend")
 
     @overload
-    async def athrow(
+    def athrow(
         self, typ: type[BaseException], val: BaseException | object = None, tb: TracebackType | None = None, /
-    ) -> U: ...
+    ) -> Coroutine[Any, Any, U]: ...
 
     @overload
-    async def athrow(self, typ: BaseException, val: None = None, tb: TracebackType | None = None, /) -> U: ...
+    def athrow(
+        self, typ: BaseException, val: None = None, tb: TracebackType | None = None, /
+    ) -> Coroutine[Any, Any, U]: ...
 
-    async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
-        """Raise an exception in the client's pending call; return its next request."""
+    def athrow(self, typ: Any, val: Any = _NOTHING, tb: Any = None, /) -> Coroutine[Any, Any, Any]:
+        """Raise an exception in the client's pending call; return its next request.
+
+        On Python 3.12+, passing ``val`` or ``tb`` warns DeprecationWarning when
+        called, as a native ``athrow`` does (MIRROR-ATHROW-SIGNATURE).
+        """
+        return self._throw(typ, _athrow_value(val), tb)
+
+    async def _throw(self, typ: Any, val: Any, tb: Any) -> Any:
         message = _Thrown(_make_exception(typ, val, tb))
         del typ, val, tb
         return await self._handoff.server_call(message, "athrow")
@@ -860,6 +883,23 @@ class StreamServerEnd(ServerEnd[None, T]):
         for more after the last item, as a loop of ``asend`` would.
         """
         await self._handoff.server_write(items)
+
+
+# CPython 3.12 deprecated athrow(typ, val, tb) for async generators; the ends follow.
+_ATHROW_SIGNATURE_DEPRECATED = sys.version_info >= (3, 12)
+
+
+def _athrow_value(val: object) -> object:
+    """The ``val`` of an ``athrow()`` call, after the warning that CPython gives for it."""
+    if val is _NOTHING:
+        return None
+    if _ATHROW_SIGNATURE_DEPRECATED:
+        warnings.warn(
+            "the (type, exc, tb) signature of athrow() is deprecated, use the single-arg signature instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    return val
 
 
 def _make_exception(typ: object, val: object, tb: TracebackType | None) -> BaseException:
@@ -982,3 +1022,13 @@ class StreamChannel(Channel[T, None]):
     def server(self) -> ServerBlock[StreamServerEnd[T]]:  # type: ignore[override]
         """Return the writing block: ``async with stream.server() as writer:``."""
         return super().server()  # type: ignore[return-value]
+
+
+# A coroutine that is never awaited is reported by its function's qualified
+# name: let the warning name the method the user called, not the internal
+# coroutine that the method returns (as CPython's says 'asend' for __anext__()).
+# The name is the function's, so this costs nothing per call.
+_Handoff.client_call.__qualname__ = "ClientEnd.asend"
+_Handoff.server_call.__qualname__ = "ServerEnd.asend"
+ClientEnd._throw.__qualname__ = "ClientEnd.athrow"  # pyright: ignore[reportPrivateUsage]
+ServerEnd._throw.__qualname__ = "ServerEnd.athrow"  # pyright: ignore[reportPrivateUsage]

@@ -35,7 +35,8 @@ _CLAUSES = [
         "Mirror of PEP 525",
         "The first request sends None",
         "The client's first call must send None: asend(non-None) before the first request raises "
-        "TypeError and sends nothing.",
+        "TypeError (\"can't send non-None value to a just-started channel client\", CPython's words) "
+        "and sends nothing.",
         "PEP 525 raises the same TypeError: there is no yield expression yet to receive the value.",
     ),
     Clause(
@@ -59,8 +60,10 @@ _CLAUSES = [
         "MIRROR-STOPASYNCITERATION",
         "Mirror of PEP 525",
         "StopAsyncIteration in the block becomes RuntimeError",
-        "A StopAsyncIteration raised by the server block reaches the client as RuntimeError.",
-        "PEP 525 (like PEP 479) converts it so that a bug in the body cannot pass for the end of "
+        "A StopAsyncIteration raised by the server block reaches the client as RuntimeError, and so "
+        "does a StopIteration (which the body's coroutine converts); both messages say 'raised "
+        "StopAsyncIteration' or 'raised StopIteration', as CPython's do.",
+        "PEP 525 (like PEP 479) converts both so that a bug in the body cannot pass for the end of "
         "the iteration.",
     ),
     Clause(
@@ -104,8 +107,11 @@ _CLAUSES = [
         "MIRROR-IGNORED-EXIT",
         "Mirror of PEP 525",
         "Sending after GeneratorExit",
-        "A server that goes on sending after it got GeneratorExit gets ChannelClosedError, a RuntimeError.",
-        "PEP 525 raises RuntimeError('async generator ignored GeneratorExit').",
+        "A server that goes on sending after it got GeneratorExit gets ChannelClosedError, a "
+        "RuntimeError whose message says 'ignored GeneratorExit', in its own task: the client's "
+        "aclose() has already returned (MIRROR-ACLOSE) and does not raise it.",
+        "PEP 525 raises RuntimeError('async generator ignored GeneratorExit') out of aclose(); the "
+        "server runs in another task, and aclose() does not wait for it.",
     ),
     Clause(
         "MIRROR-CLOSED-CLIENT",
@@ -119,9 +125,40 @@ _CLAUSES = [
         "MIRROR-ALREADY-RUNNING",
         "Mirror of PEP 525",
         "One call at a time per end",
-        "A call on an end that has a call pending raises AlreadyRunningError (a RuntimeError) and "
-        "changes nothing.",
+        "A call on an end that has a call pending raises AlreadyRunningError (a RuntimeError whose "
+        "message says 'already running', as CPython's does) and changes nothing.",
         "PEP 525 raises RuntimeError('already running'); an end serves one task at a time.",
+    ),
+    Clause(
+        "MIRROR-ATHROW-SIGNATURE",
+        "Mirror of PEP 525",
+        "The deprecated athrow signature",
+        "On Python 3.12 and later, calling athrow() of either end with more than one argument "
+        "(typ, val or typ, val, tb) warns DeprecationWarning when it is called, with CPython's "
+        "message; on 3.10 and 3.11 it does not warn. The call works as before.",
+        "CPython 3.12 deprecated that signature of an async generator's athrow(); code ported "
+        "from a generator should hear the same warning.",
+    ),
+    Clause(
+        "MIRROR-CALL-AWAITABLE",
+        "Mirror of PEP 525",
+        "A call's awaitable is a coroutine of the caller",
+        "The awaitable that anext(), asend(), athrow() and aclose() of an end return is a coroutine "
+        "running in the caller's task: driving it by hand with send(), throw() or close() acts on "
+        "that coroutine only (throw() into a call that has not started raises in the caller, and "
+        "reaches neither end's peer); to raise in the peer, call athrow().",
+        "A native generator's awaitable runs the body itself; a channel's peer runs in another "
+        "task, and the ends return their handoff's coroutine directly, with no wrapper on the hot "
+        "path.",
+    ),
+    Clause(
+        "MIRROR-NEVER-AWAITED",
+        "Mirror of PEP 525",
+        "The never-awaited warning names the call",
+        "A call of an end that is never awaited warns RuntimeWarning naming the end's method: "
+        "'ClientEnd.asend' (for anext() too, as CPython names 'asend'), 'ClientEnd.athrow', "
+        "'ClientEnd.aclose' and the same of ServerEnd, never an internal coroutine.",
+        "The warning is the only trace of a forgotten await; it must point at the user's call.",
     ),
     Clause(
         "SERVER-BLOCK-ENTER",

@@ -66,7 +66,7 @@ def observed(exc: BaseException | None) -> Raised | None:
     nearest built-in one, and CPython's words where the message has them."""
     if exc is None:
         return None
-    kind = next(k for k in type(exc).__mro__ if k.__module__ in ("builtins", __name__))
+    kind = next(k for k in type(exc).__mro__ if k.__module__ in ("builtins", "asyncio.exceptions", __name__))
     message = str(exc)
     return Raised(kind.__name__, next((p for p in CPYTHON_WORDING if p in message), message))
 
@@ -227,7 +227,8 @@ def run_once(kind: str, body: Body, consume: Consumer, loop_factory: LoopFactory
 
 def server_outcome(run: Run) -> Any:
     """How the channel's server task ended: None, "cancelled", or the class of what it raised."""
-    assert run.server is not None and run.server.done()
+    assert run.server is not None
+    assert run.server.done()
     if run.server.cancelled():
         return "cancelled"
     exc = run.server.exception()
@@ -909,3 +910,326 @@ def test_a_call_while_athrow_is_pending_is_refused(loop_factory: LoopFactory, se
 
     # The first athrow's exception goes back to it, not to the server's task (MIRROR-ATHROW).
     parity(busy_after_a_throw, consume, loop_factory)
+
+
+# -- where a channel differs on purpose ---------------------------------------------
+
+
+@pytest.mark.clause("MIRROR-ACLOSE")
+def test_aclose_returns_before_the_server_has_finished(loop_factory: LoopFactory) -> None:
+    async def consume(run: Run) -> None:
+        await run.call("anext", anext(run.gen))
+        await run.gen.aclose()
+        run.ctx.note("aclose returned")
+        await quiesce()
+
+    natively, channeled = differ(cleans_up_in_finally, consume, loop_factory)
+    assert natively.log == [("anext", 1), "finally", "aclose returned"]
+    # The server runs in its own task, which finishes its block after aclose() returned.
+    assert channeled.log == [("anext", 1), "aclose returned", "finally"]
+    assert server_outcome(channeled) is None
+
+
+async def sends_again_after_generator_exit(emit: Any, ctx: Context) -> None:
+    try:
+        await emit(1)
+    except:  # noqa: E722 - the scenario: a body that swallows GeneratorExit
+        ctx.note("caught")
+    await asyncio.sleep(0)
+    await emit(12)
+    ctx.note("never")
+
+
+@pytest.mark.clause("MIRROR-IGNORED-EXIT", "MIRROR-ACLOSE")
+@ports(
+    "AsyncGenAsyncioTest.test_async_gen_asyncio_aclose_06",
+    "AsyncGenAsyncioTest.test_async_gen_asyncio_aclose_11",
+)
+def test_a_body_that_ignores_generator_exit(loop_factory: LoopFactory) -> None:
+    async def consume(run: Run) -> None:
+        await run.call("anext", anext(run.gen))
+        await run.call("aclose", run.gen.aclose())
+
+    natively, channeled = differ(sends_again_after_generator_exit, consume, loop_factory)
+    ignored = Raised("RuntimeError", "ignored GeneratorExit")
+    assert natively.log == [("anext", 1), "caught", ("aclose", "raised", ignored)]
+    # aclose() does not wait for the server: the server's own task gets the error, in the same words.
+    assert channeled.log == [("anext", 1), "caught", ("aclose", None)]
+    assert channeled.server is not None
+    assert isinstance(channeled.server.exception(), ChannelClosedError)
+    assert observed(channeled.server.exception()) == ignored
+
+
+async def cancelled_in_an_await(emit: Any, ctx: Context) -> None:
+    try:
+        try:
+            reply = await emit(1)
+        except FooEr:
+            reply = 0
+        await cancelled_await()
+        await emit(reply)
+    finally:
+        await asyncio.sleep(0)
+        ctx.note("finally")
+
+
+@pytest.mark.clause("CANCEL-SERVER-TASK")
+@ports(
+    "AsyncGenAsyncioTest.test_async_gen_asyncio_asend_03",
+    "AsyncGenAsyncioTest.test_async_gen_asyncio_athrow_02",
+)
+@pytest.mark.parametrize("second", ["asend", "athrow"])
+def test_a_cancellation_inside_the_body(loop_factory: LoopFactory, second: str) -> None:
+    async def consume(run: Run) -> None:
+        await run.call("asend", run.gen.asend(None))
+        await run.call(second, run.gen.asend(100) if second == "asend" else run.gen.athrow(FooEr))
+
+    natively, channeled = differ(cancelled_in_an_await, consume, loop_factory)
+    assert natively.log == [("asend", 1), "finally", (second, "raised", Raised("CancelledError", ""))]
+    # A bare CancelledError would read as the client's own cancellation.
+    refused = observed(ServerCancelledError("the server was cancelled before it ended the channel"))
+    assert channeled.log == [("asend", 1), "finally", (second, "raised", refused)]
+    assert server_outcome(channeled) == "cancelled"
+
+
+@pytest.mark.clause("MIRROR-CALL-AWAITABLE")
+async def test_a_call_driven_by_hand_is_a_coroutine_of_the_client() -> None:
+    channel: Channel[int, int] = Channel()
+    client = channel.client()
+    replies: list[int | None] = []
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            replies.append(await server.asend(1))
+            replies.append(await server.asend(2))
+
+    producer = asyncio.ensure_future(produce())
+    # Natively, throw() into the awaitable of __anext__() raises at the yield;
+    # here it raises in the caller, and the server sees nothing.
+    call = client.__anext__()
+    with pytest.raises(ZeroDivisionError):
+        call.throw(ZeroDivisionError)
+    with pytest.raises(RuntimeError, match="cannot reuse already awaited"):
+        call.throw(ZeroDivisionError)
+    # send(value) into it is the coroutine's own first send, not asend(value).
+    call = client.__anext__()
+    with pytest.raises(TypeError, match="just-started coroutine"):
+        call.send(10)
+    call.close()
+    assert await anext(client) == 1
+    # throw() into aclose()'s awaitable does not close the client.
+    call = client.aclose()
+    with pytest.raises(GeneratorExit):
+        call.throw(GeneratorExit)
+    with pytest.raises(RuntimeError, match="cannot reuse already awaited"):
+        call.throw(GeneratorExit)
+    assert await client.asend(20) == 2
+    await client.aclose()
+    await producer
+    assert replies == [20]
+
+
+# -- what is not ported, and the check against the running Python's file ---------------
+
+HAND_DRIVEN = (
+    "drives the awaitable of a call by hand (send/throw/close, no event loop): a channel call "
+    "is a coroutine of the client (MIRROR-CALL-AWAITABLE)"
+)
+NOT_ASYNC_GENERATOR = "tests the anext()/aiter() builtins on objects that are not async generators"
+
+NOT_PORTED: dict[str, str] = {
+    **{
+        f"AsyncGenSyntaxTest.test_async_gen_syntax_0{n}": "compile-time syntax of async generator bodies"
+        for n in range(1, 6)
+    },
+    "AsyncGenTest.test_async_gen_api_01": "introspection attributes of generator objects (ag_frame...)",
+    "AsyncGenTest.test_async_gen_asend_close_runtime_error": HAND_DRIVEN,
+    "AsyncGenTest.test_async_gen_athrow_close_runtime_error": HAND_DRIVEN,
+    "AsyncGenAsyncioTest.test_anext_iter": HAND_DRIVEN,
+    "AsyncGenAsyncioTest.test_async_gen_throw_same_aclose_coro_twice": HAND_DRIVEN,
+    "AsyncGenAsyncioTest.test_async_gen_throw_custom_same_aclose_coro_twice": HAND_DRIVEN,
+    "AsyncGenAsyncioTest.test_async_gen_throw_custom_same_athrow_coro_twice": HAND_DRIVEN,
+    "AsyncGenAsyncioTest.test_python_async_iterator_anext": NOT_ASYNC_GENERATOR,
+    "AsyncGenAsyncioTest.test_python_async_iterator_types_coroutine_anext": NOT_ASYNC_GENERATOR,
+    "AsyncGenAsyncioTest.test_anext_bad_args": NOT_ASYNC_GENERATOR,
+    "AsyncGenAsyncioTest.test_anext_bad_await": NOT_ASYNC_GENERATOR,
+    "AsyncGenAsyncioTest.test_anext_return_iterator": NOT_ASYNC_GENERATOR,
+    "AsyncGenAsyncioTest.test_anext_return_generator": NOT_ASYNC_GENERATOR,
+    "AsyncGenAsyncioTest.test_anext_await_raises": NOT_ASYNC_GENERATOR,
+    "AsyncGenAsyncioTest.test_aiter_bad_args": NOT_ASYNC_GENERATOR,
+    "AsyncGenAsyncioTest.test_async_gen_expression_02": "an async comprehension of a sync iterable: no body",
+}
+
+# The tests that the oldest supported Python (3.10) does not have yet.
+SINCE: dict[str, tuple[int, int]] = {
+    "AsyncGenTest.test_async_gen_3_arg_deprecation_warning": (3, 12),
+    "AsyncGenTest.test_async_gen_exception_12": (3, 12),
+    **{
+        name: (3, 13)
+        for name in (
+            "AsyncGenTest.test_async_gen_asend_close_runtime_error",
+            "AsyncGenTest.test_async_gen_athrow_close_runtime_error",
+            "AsyncGenTest.test_async_gen_asend_throw_concurrent_with_send",
+            "AsyncGenTest.test_async_gen_athrow_throw_concurrent_with_send",
+            "AsyncGenTest.test_async_gen_asend_throw_concurrent_with_throw",
+            "AsyncGenTest.test_async_gen_athrow_throw_concurrent_with_throw",
+            "AsyncGenAsyncioTest.test_async_gen_throw_same_aclose_coro_twice",
+            "AsyncGenAsyncioTest.test_async_gen_throw_custom_same_aclose_coro_twice",
+            "AsyncGenAsyncioTest.test_async_gen_throw_custom_same_athrow_coro_twice",
+            "TestUnawaitedWarnings.test_asend",
+            "TestUnawaitedWarnings.test_athrow",
+            "TestUnawaitedWarnings.test_aclose",
+            "TestUnawaitedWarnings.test_aclose_throw",
+            "TestUnawaitedWarnings.test_asend_send_already_running",
+            "TestUnawaitedWarnings.test_athrow_send_already_running",
+        )
+    },
+}
+
+
+def cpython_test_names() -> set[str]:
+    """The tests of the running Python's Lib/test/test_asyncgen.py, as ``Class.test_name``."""
+    try:
+        import test
+    except ImportError:  # pragma: no cover - some distributions ship Python without its tests
+        pytest.skip("the running Python has no test package")
+    path = Path(test.__path__[0]) / "test_asyncgen.py"
+    if not path.is_file():  # pragma: no cover
+        pytest.skip(f"the running Python has no {path}")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        f"{cls.name}.{function.name}"
+        for cls in tree.body
+        if isinstance(cls, ast.ClassDef)
+        for function in cls.body
+        if isinstance(function, ast.FunctionDef) and function.name.startswith("test")
+    }
+
+
+@pytest.mark.clause("MIRROR-ASEND")
+def test_every_cpython_test_is_ported_or_listed() -> None:
+    assert not PORTED.keys() & NOT_PORTED.keys()
+    listed = {
+        name for name in PORTED.keys() | NOT_PORTED.keys() if sys.version_info[:2] >= SINCE.get(name, (3, 10))
+    }
+    names = cpython_test_names()
+    assert sorted(names - listed) == [], "new in test_asyncgen.py: port each, or list it in NOT_PORTED"
+    assert sorted(listed - names) == [], "gone from test_asyncgen.py, or SINCE is wrong"
+
+
+# -- warnings -------------------------------------------------------------------------
+
+
+def warned(caught: list[warnings.WarningMessage]) -> list[tuple[str, str, str]]:
+    return [(w.category.__name__, str(w.message), Path(w.filename).name) for w in caught]
+
+
+@pytest.mark.clause("MIRROR-ATHROW-SIGNATURE", "MIRROR-ATHROW-UNSTARTED")
+@ports("AsyncGenTest.test_async_gen_3_arg_deprecation_warning")
+def test_the_three_argument_athrow_warns_when_called_as_cpython_does(loop_factory: LoopFactory) -> None:
+    async def consume(run: Run) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call = run.gen.athrow(GeneratorExit, GeneratorExit(), None)
+        run.ctx.note("warned", warned(caught))
+        await run.call("athrow", call)
+
+    # An unstarted client closed by athrow: its server block never runs.
+    parity(one_two, consume, loop_factory, server=ClientClosedError)
+
+
+def native_athrow_warnings() -> list[tuple[str, str, str]]:
+    """What the running Python warns for a native athrow(typ, val, tb) (nothing before 3.12)."""
+
+    async def gen() -> Any:
+        yield 1
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gen().athrow(ValueError, ValueError(), None).close()
+    return warned(caught)
+
+
+@pytest.mark.clause("MIRROR-ATHROW-SIGNATURE", "MIRROR-ATHROW")
+async def test_the_server_ends_three_argument_athrow_warns_as_cpython_does() -> None:
+    channel: Channel[int, int] = Channel()
+    client = channel.client()
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                call = server.athrow(ValueError, ValueError("thrown"), None)
+            assert warned(caught) == native_athrow_warnings()
+            assert await call == 7
+            # One argument is not deprecated.
+            await server.athrow(ValueError("again"))
+
+    producer = asyncio.ensure_future(produce())
+    with pytest.raises(ValueError, match="thrown"):
+        await anext(client)
+    with pytest.raises(ValueError, match="again"):
+        await client.asend(7)
+    await client.aclose()
+    await producer
+
+
+@pytest.mark.clause("MIRROR-ATHROW-SIGNATURE")
+def test_the_deprecation_warning_is_worded_as_cpython_312(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On 3.10 and 3.11 the ends do not warn; this checks the words they use on 3.12+.
+    import channels
+
+    monkeypatch.setattr(channels, "_ATHROW_SIGNATURE_DEPRECATED", True)
+    client = Channel[int, None]().client()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client.athrow(ValueError, None).close()
+        client.athrow(ValueError("one argument")).close()
+    assert warned(caught) == [
+        (
+            "DeprecationWarning",
+            "the (type, exc, tb) signature of athrow() is deprecated, use the single-arg signature instead.",
+            Path(__file__).name,
+        )
+    ]
+
+
+@pytest.mark.clause("MIRROR-NEVER-AWAITED")
+@ports(
+    "TestUnawaitedWarnings.test_asend",
+    "TestUnawaitedWarnings.test_athrow",
+    "TestUnawaitedWarnings.test_aclose",
+    "TestUnawaitedWarnings.test_aclose_throw",
+)
+async def test_a_call_never_awaited_warns_naming_the_method() -> None:
+    channel: Channel[int, int] = Channel()
+    client = channel.client()
+
+    def never_awaited(make_call: Callable[[], Any], name: str) -> None:
+        # CPython 3.13 says "coroutine method 'asend' of 'gen' was never awaited".
+        # The call is dropped at once: reference counting finalizes it inside the block.
+        with pytest.warns(RuntimeWarning, match=f"^coroutine '{name}' was never awaited$"):
+            make_call()
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            never_awaited(lambda: server.asend(1), "ServerEnd.asend")
+            never_awaited(lambda: server.athrow(ValueError), "ServerEnd.athrow")
+            never_awaited(server.aclose, "ServerEnd.aclose")
+            await server.asend(1)
+
+    producer = asyncio.ensure_future(produce())
+    never_awaited(lambda: client.asend(None), "ClientEnd.asend")
+    never_awaited(client.__anext__, "ClientEnd.asend")  # CPython names asend for __anext__() too
+    never_awaited(lambda: client.athrow(RuntimeError), "ClientEnd.athrow")
+    never_awaited(client.aclose, "ClientEnd.aclose")
+    # A call that raised when thrown into is not reported.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(FooEr):
+            client.aclose().throw(FooEr)
+        gc.collect()
+    assert caught == []
+    assert await anext(client) == 1
+    await client.aclose()
+    await producer
