@@ -252,6 +252,33 @@ _CLAUSES = [
         "its channel.",
     ),
     Clause(
+        "SHUTDOWN-RUN",
+        "Nothing hangs",
+        "What asyncio.run() does to an open channel",
+        "When asyncio.run() (or asyncio.Runner) ends while a server block is open, it cancels the "
+        "producer's task with the other remaining tasks: the block's pending call raises "
+        "CancelledError, its finally clauses run, and an exception raised there reaches the loop's "
+        "exception handler as 'unhandled exception during asyncio.run() shutdown'. A native "
+        "generator still referenced there gets GeneratorExit from loop.shutdown_asyncgens() "
+        "instead, and its error is reported as 'an error occurred during closing of asynchronous "
+        "generator'. A client end dropped before main() returns is closed as a dropped native "
+        "generator is, with the same outcome on each loop (ABANDON-CLIENT-GC); a consumer task "
+        "still waiting in a call is cancelled, and its request withdrawn.",
+        "asyncio.run() cancels tasks before it closes async generators, and the producer is a "
+        "task. To end the producer with GeneratorExit, close the client and await the producer "
+        "inside main() (a TaskGroup does both).",
+    ),
+    Clause(
+        "SHUTDOWN-ASYNCGENS",
+        "Nothing hangs",
+        "loop.shutdown_asyncgens() closes native generators only",
+        "loop.shutdown_asyncgens() leaves a channel as it is: the client end is not closed, and the "
+        "producer waits until its task is cancelled or the client is closed.",
+        "The loop learns of async generators through sys.set_asyncgen_hooks(), which the "
+        "interpreter calls for native generators only; registering the ends with the loop would "
+        "take its private state, and asyncio.run() cancels the producer's task anyway.",
+    ),
+    Clause(
         "NO-HANG",
         "Nothing hangs",
         "Every step settles",

@@ -1233,3 +1233,168 @@ async def test_a_call_never_awaited_warns_naming_the_method() -> None:
     assert await anext(client) == 1
     await client.aclose()
     await producer
+
+
+# -- the lifecycle at loop and interpreter shutdown -------------------------------------
+
+
+def run_as_asyncio_run(main: Callable[[], Coroutine[Any, Any, None]], loop_factory: LoopFactory) -> None:
+    """``asyncio.run(main())`` on a loop of ``loop_factory``.
+
+    After main(), it cancels the remaining tasks, then calls loop.shutdown_asyncgens().
+    """
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main())
+        return
+
+    class Policy(asyncio.DefaultEventLoopPolicy):  # pragma: no cover - Python 3.10
+        def new_event_loop(self) -> asyncio.AbstractEventLoop:
+            return loop_factory()
+
+    previous = asyncio.get_event_loop_policy()  # pragma: no cover
+    asyncio.set_event_loop_policy(Policy())  # pragma: no cover
+    try:  # pragma: no cover
+        asyncio.run(main())
+    finally:  # pragma: no cover
+        asyncio.set_event_loop_policy(previous)
+
+
+async def notes_how_it_ends(emit: Any, ctx: Context) -> None:
+    try:
+        await emit(1)
+        await emit(2)
+    except BaseException as exc:
+        ctx.note("the body ends with", type(exc).__name__)
+        if ctx.extra.get("fail"):
+            1 / 0  # noqa: B018
+        raise
+
+
+def break_then_shut_down(
+    kind: str, body: Body, loop_factory: LoopFactory, *, hold: bool, fail: bool
+) -> Context:
+    """``async for ...: break`` in asyncio.run()'s main, the generator held past main or dropped in it."""
+    ctx = Context(extra={"fail": fail})
+    held: list[Any] = []
+    producers: list[asyncio.Future[None]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _loop, context: ctx.note(
+                "loop handler", context["message"], observed(context["exception"])
+            )
+        )
+        if kind == "native":
+            gen = native(body)(ctx)
+        else:
+            channel: Channel[Any, Any] = Channel()
+            gen = channel.client()
+            producers.append(asyncio.ensure_future(serve(channel, body, ctx)))
+        if hold:
+            held.append(gen)
+        async for _ in gen:
+            break
+        del gen
+        gc.collect()
+
+    run_as_asyncio_run(main, loop_factory)
+    return ctx
+
+
+@pytest.mark.clause("SHUTDOWN-RUN", "ABANDON-CLIENT-GC")
+@ports(
+    "AsyncGenAsyncioTest.test_asyncgen_nonstarted_hooks_are_cancellable",
+    "AsyncGenAsyncioTest.test_async_gen_asyncio_shutdown_exception_02",
+)
+@pytest.mark.parametrize("fail", [False, True], ids=["quiet", "failing"])
+def test_asyncio_run_after_the_consumer_dropped_the_generator(loop_factory: LoopFactory, fail: bool) -> None:
+    natively = break_then_shut_down("native", notes_how_it_ends, loop_factory, hold=False, fail=fail)
+    channeled = break_then_shut_down("channel", notes_how_it_ends, loop_factory, hold=False, fail=fail)
+    # What the body sees depends on the loop (asyncio cancels the closing
+    # task, uvloop lets it run first), but never on whether it is native.
+    assert channeled.log == natively.log
+    assert len([entry for entry in natively.log if entry[0] == "loop handler"]) == fail
+
+
+@pytest.mark.clause("SHUTDOWN-RUN")
+@ports(
+    "AsyncGenAsyncioTest.test_async_gen_asyncio_shutdown_02",
+    "AsyncGenAsyncioTest.test_async_gen_asyncio_shutdown_exception_01",
+)
+@pytest.mark.parametrize("fail", [False, True], ids=["quiet", "failing"])
+def test_asyncio_run_with_the_generator_still_referenced(loop_factory: LoopFactory, fail: bool) -> None:
+    natively = break_then_shut_down("native", notes_how_it_ends, loop_factory, hold=True, fail=fail)
+    channeled = break_then_shut_down("channel", notes_how_it_ends, loop_factory, hold=True, fail=fail)
+    error = [("loop handler", Raised("ZeroDivisionError", "division by zero"))] if fail else []
+
+    def handler_calls(ctx: Context) -> list[Any]:
+        return [(entry[0], entry[2]) for entry in ctx.log if entry[0] == "loop handler"]
+
+    # loop.shutdown_asyncgens() closes the native generator...
+    assert natively.log[0] == ("the body ends with", "GeneratorExit")
+    assert handler_calls(natively) == error
+    if fail:
+        assert natively.log[1][1].startswith("an error occurred during closing of asynchronous generator")
+    # ...but asyncio.run() cancels the remaining tasks first, the producer's among them.
+    assert channeled.log[0] == ("the body ends with", "CancelledError")
+    assert handler_calls(channeled) == error
+    if fail:
+        assert channeled.log[1][1] == "unhandled exception during asyncio.run() shutdown"
+
+
+async def sleeps_before_its_item(emit: Any, ctx: Context) -> None:
+    try:
+        await asyncio.get_running_loop().create_future()  # never done: the item never comes
+        await emit(1)
+    finally:
+        await asyncio.sleep(0)
+        ctx.note("finally")
+
+
+@pytest.mark.clause("SHUTDOWN-RUN", "CANCEL-SERVER-TASK")
+@ports("AsyncGenAsyncioTest.test_async_gen_asyncio_shutdown_01")
+def test_consumers_waiting_for_an_item_at_shutdown(loop_factory: LoopFactory) -> None:
+    async def consume(run: Run) -> None:
+        # A consumer waits for an item that never comes, and is cancelled, as in CPython's test.
+        consumers = [asyncio.ensure_future(run.items())]
+        await quiesce()
+        for consumer in consumers:
+            consumer.cancel()
+        await run.call("the consumer", consumers[0])
+        await run.call("shutdown_asyncgens", asyncio.get_running_loop().shutdown_asyncgens())
+
+    natively = run_once("native", sleeps_before_its_item, consume, loop_factory)
+    channeled = run_once("channel", sleeps_before_its_item, consume, loop_factory)
+    cancelled = ("the consumer", "raised", Raised("CancelledError", ""))
+    # Natively the body runs in the consumer's task and is cancelled with it...
+    assert natively.log == ["finally", cancelled, ("shutdown_asyncgens", None)]
+    # ...a channel's producer is its own task: the consumer's request is withdrawn
+    # (CANCEL-REQUEST-UNTAKEN), and asyncio.run() cancels the producer's task
+    # when it cancels the remaining tasks (here: the teardown of run_once).
+    assert channeled.log == [cancelled, ("shutdown_asyncgens", None)]
+    assert server_outcome(channeled) == "cancelled"
+
+
+@pytest.mark.clause("SHUTDOWN-ASYNCGENS")
+def test_shutdown_asyncgens_leaves_a_channel_open(loop_factory: LoopFactory) -> None:
+    async def consume(run: Run) -> None:
+        await run.call("anext", anext(run.gen))
+        await run.call("shutdown_asyncgens", asyncio.get_running_loop().shutdown_asyncgens())
+        if run.server is not None:
+            run.server.cancel()
+            await quiesce()
+
+    natively = run_once("native", notes_how_it_ends, consume, loop_factory)
+    channeled = run_once("channel", notes_how_it_ends, consume, loop_factory)
+    assert natively.log == [
+        ("anext", 1),
+        ("the body ends with", "GeneratorExit"),
+        ("shutdown_asyncgens", None),
+    ]
+    # The loop does not know the client end: the producer goes on waiting until its task is cancelled.
+    assert channeled.log == [
+        ("anext", 1),
+        ("shutdown_asyncgens", None),
+        ("the body ends with", "CancelledError"),
+    ]
