@@ -670,7 +670,10 @@ class _Handoff:
         elif isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
             outcome = self.cancelled(exc)
         elif isinstance(exc, StopAsyncIteration):
-            outcome = RuntimeError("the server block raised StopAsyncIteration")
+            outcome = RuntimeError(
+                "the server block raised StopAsyncIteration, as an async generator must not; "
+                "leave the block to end the iteration"
+            )
             outcome.__cause__ = exc
         else:
             outcome = exc
