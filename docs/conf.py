@@ -1,7 +1,8 @@
 """Sphinx configuration: html with the furo theme, and the doctest builder.
 
-Builds offline: no intersphinx, no Graphviz; the state diagram is SVG drawn
-in Python by ``_ext/protocol.py`` from ``spec/model.py``.
+Builds offline: no intersphinx. The state diagrams are laid out by Graphviz's
+``dot`` (the Debian package ``graphviz``), which ``_ext/protocol.py`` runs on
+graphs it draws from ``spec/model.py``.
 """
 
 from __future__ import annotations
@@ -62,3 +63,5 @@ protocol_model = "spec.model"
 protocol_test_dirs = ["tests", "spec"]
 # Transition tables beyond TRANSITIONS, if the model defines them: name -> number prefix.
 protocol_extra_transitions = {"STREAM_TRANSITIONS": "S"}
+# Tables whose closure under the model the build checks -> ChannelModel()/events() arguments.
+protocol_closure = {"TRANSITIONS": {"stream": False}, "STREAM_TRANSITIONS": {"stream": True}}

@@ -72,7 +72,8 @@ _CLAUSES = [
         "athrow raises in the server",
         "client.athrow(exc) raises exc in the server's pending (or next) call; if the server "
         "catches it and sends an item, athrow returns that item; if exc leaves the server block, "
-        "athrow raises it and the server's task does not.",
+        "athrow raises it and the server's task does not. Likewise server.athrow(exc) raises exc in "
+        "the client's pending (or next) call and returns the client's next request.",
         "PEP 525's athrow raises at the yield: the body may handle it and yield again, or the "
         "exception propagates to the caller of athrow, who owns it.",
     ),

@@ -21,6 +21,7 @@ class name (the harness maps ``"Boom"`` to its own exception class).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,7 +55,8 @@ STATES: dict[str, str] = {
     "GeneratorExit.",
     SERVER_ENDED: "The server block ended (returned, raised or was cancelled); the client's pending or "
     "next call learns how.",
-    FINISHED: "Both ends are done; the client only raises StopAsyncIteration.",
+    FINISHED: "Both ends are done: the client's anext and asend raise StopAsyncIteration, its athrow "
+    "returns None and its aclose does nothing.",
 }
 
 # -- events ---------------------------------------------------------------
@@ -119,6 +121,13 @@ class Transition:
     target: str
     clause: str
     outcome: str
+    # Which of the source state's variables select this transition among those
+    # of the same event ("" when the event has one transition from the source).
+    guard: str = ""
+    # What the calls that end get, by role, over every occurrence.
+    gets: str = ""
+    # Every clause the event cites (the first is ``clause``).
+    cites: tuple[str, ...] = ()
 
 
 class IllegalEvent(Exception):
@@ -268,8 +277,12 @@ class ChannelModel:
             self.cite("MIRROR-ALREADY-RUNNING", "the new call raises AlreadyRunningError")
             return
         if self.client_life == "closed":
-            self.finish(call, ("ok", None) if op in ("athrow", "aclose") else ("raise", "StopAsyncIteration"))
-            self.cite("MIRROR-CLOSED-CLIENT", "a closed client only raises StopAsyncIteration")
+            if op in ("athrow", "aclose"):
+                self.finish(call, ("ok", None))
+                self.cite("MIRROR-CLOSED-CLIENT", f"{op} on a closed client returns None and does nothing")
+            else:
+                self.finish(call, ("raise", "StopAsyncIteration"))
+                self.cite("MIRROR-CLOSED-CLIENT", f"{op} on a closed client raises StopAsyncIteration")
             return
         if op == "aclose":
             self.finish(call, ("ok", None))
@@ -359,6 +372,7 @@ class ChannelModel:
     def return_to_client(self, call: Call, messages: list[Any]) -> None:
         if _is_throw(messages[0]):
             self.finish(call.id, ("raise", messages[0][1]))
+            self.cite("MIRROR-ATHROW", "the client's call raises the exception that server.athrow threw")
         elif call.op == "read_items":
             self.finish(call.id, ("ok", [value for _, value in messages]))
         else:
@@ -642,7 +656,9 @@ class ChannelModel:
             return
         self.outcome = outcome
         self.cite(
-            "CANCEL-SERVER-TASK" if outcome == "ServerCancelledError" else "MIRROR-SERVER-RETURN",
+            {"StopAsyncIteration": "MIRROR-SERVER-RETURN", "ServerCancelledError": "CANCEL-SERVER-TASK"}.get(
+                outcome, "MIRROR-SERVER-ERROR"
+            ),
             f"the client's pending or next call raises {outcome}",
         )
         client = self.client_call
@@ -720,6 +736,42 @@ def label(event: Event) -> str:
     return f"{event.kind} {event.end}"
 
 
+# What each label of the transition table means. A call is made in a task of
+# its own; "pending" means started and not yet returned.
+EVENTS: dict[str, str] = {
+    "client anext": "The client calls anext(): it sends None and waits for the next item.",
+    "client asend(x)": "The client calls asend(x) with a value x that is not None.",
+    "client athrow": "The client calls athrow(exc): the server's pending or next call raises exc.",
+    "client aclose": "The client calls aclose().",
+    "client read_items": "The client of a stream channel calls read_items(n), n ≥ 1: it takes up to n "
+    "items in one call.",
+    "server enter": "The server task enters its `async with channel.server()` block.",
+    "server asend": "The server calls asend(None): a handoff whose item is None.",
+    "server asend(x)": "The server calls asend(x) with an item x that is not None: the block's `yield x`. "
+    "The two labels are told apart because a reply may only be received by a call that sends nothing.",
+    "server athrow": "The server calls athrow(exc): the client's pending or next call raises exc.",
+    "server write_items": "The server of a stream channel calls write_items(iterable): it pulls an item "
+    "from the iterable only when a reader is waiting for it.",
+    "cancel client": "The client's pending call is cancelled (its task gets CancelledError before "
+    "anything was delivered into the call).",
+    "cancel server": "The server's pending call is cancelled; the server task catches the "
+    "CancelledError and goes on with its block.",
+    "server task cancelled": "The server task is cancelled and the CancelledError leaves the block.",
+    "server block ends": "The server task leaves its block normally (the generator body returns).",
+    "server block raises": "An exception other than CancelledError and GeneratorExit leaves the server "
+    "block (the block's exception).",
+    "asend delivered, then client cancelled": "A race: the server's asend delivers into the client's "
+    "pending call, and the client's task is cancelled before it resumes.",
+    "write_items delivered, then client cancelled": "The same race with write_items: the items already "
+    "delivered into the client's pending call stay delivered.",
+    "anext delivered, then server cancelled": "A race: the client's anext delivers its request into the "
+    "server's pending call, and the server's task is cancelled before it resumes.",
+    "abandon client": "The client end is dropped without being closed, and garbage-collected.",
+    "second client": "The program asks the channel for a second client end.",
+    "second server": "The program enters a second server block on the channel.",
+}
+
+
 def sequences(depth: int, stream: bool = False) -> Iterator[tuple[Event, ...]]:
     """Every enabled event sequence of exactly ``depth`` events (bounded-exhaustive)."""
 
@@ -736,35 +788,98 @@ def sequences(depth: int, stream: bool = False) -> Iterator[tuple[Event, ...]]:
     yield from extend(ChannelModel(stream=stream), ())
 
 
-def explore(depth: int = 6, stream: bool = False) -> list[Transition]:
-    """The table of every transition the model takes within ``depth`` events."""
-    seen: dict[tuple[str, str, str, str], str] = {}
-    frontier = [ChannelModel(stream=stream)]
-    visited: set[Any] = set()
-    for _ in range(depth):
-        successors = []
-        for model in frontier:
-            for event in events(stream):
-                if not model.enabled(event):
-                    continue
-                successor = model.copy()
-                source = model.phase
-                successor.apply(event)
-                for clause, outcome in successor.steps[:1] or [("", "")]:
-                    key = (source, label(event), successor.phase, clause)
-                    seen.setdefault(key, outcome)
-                signature = _signature(successor)
-                if signature not in visited:
-                    visited.add(signature)
-                    successors.append(successor)
-        frontier = successors
-    return [
-        Transition(source, event, target, clause, outcome)
-        for (source, event, target, clause), outcome in sorted(seen.items())
-    ]
+# The state variables that decide which transition an event takes: the phase
+# is a function of them, and a transition's guard is written in them.
+VARIABLES: dict[str, str] = {
+    "client": "The client end's lifecycle: unstarted (no request sent yet), open, closed.",
+    "server": "The server block's lifecycle: absent (not entered), entering, open, closed.",
+    "outcome": "How the server block ended, once it has: returned, cancelled or raised; "
+    "what the client's pending or next call learns.",
+    "client_owed": "The client sent a request and is owed the server's next item.",
+    "server_owed": "The server sent an item and is owed the client's next request.",
+    "client_call": "The client's pending call, if any: offering a request, or receiving.",
+    "server_call": "The server's pending call, if any: entering, offering an item, awaiting a reply, "
+    "or write_items waiting for a reader.",
+    "client_held": "Items delivered to a client call that was cancelled before it resumed.",
+    "server_held": "A request delivered to a server call that was cancelled before it resumed.",
+    "request": "The client's offered message, if any: a value (anext, asend) or a throw (athrow).",
+    "item": "The server's offered message, if any: a value (asend, write_items) or a throw (athrow).",
+    "started": "A request of the client has been taken by the server (an untaken first request "
+    "that is withdrawn leaves the client unstarted).",
+    "room": "How many items the client's call can still take: the event's call if the event is a "
+    "client call, else the pending one (read_items(n) takes up to n; every other call one).",
+    "writer": "A write_items in play (the event's or the pending one), against the room: its iterator "
+    "is exhausted, or its items fit, fill the room exactly, or overflow it.",
+}
+
+# The exception names that the exploration's events choose (thrown by athrow,
+# raised by the server block): the harness maps them to its own classes, and
+# the published table names them by their role.
+_CHOSEN = {"Boom": "the thrown exception", "ValueError": "the block's exception"}
 
 
-def _signature(model: ChannelModel) -> Any:
+def _abstract(text: str) -> str:
+    """``text`` with the exploration's chosen exception names replaced by their roles."""
+    for name, role in _CHOSEN.items():
+        text = re.sub(rf"\b{name}\b", role, text)
+    return text
+
+
+def variables(model: ChannelModel, event: Event) -> dict[str, str]:
+    """The values of :data:`VARIABLES` before ``event``, as the guards show them."""
+
+    def call(c: Call | None) -> str:
+        return "none" if c is None else c.stage
+
+    def kind(message: Any) -> str:
+        return "none" if message is None else "throw" if _is_throw(message) else "value"
+
+    outcome = model.outcome
+    client = model.client_call
+    if event.kind == "client":
+        room = event.arg if event.op == "read_items" else 1
+    else:
+        room = client.capacity - len(client.got) if client is not None and client.stage == "receive" else 0
+    if event.op == "write_items" and event.kind in ("server", "race"):
+        items: int | None = len(event.arg)
+    elif model.server_call is not None and model.server_call.op == "write_items":
+        items = len(model.server_call.items)
+    else:
+        items = None
+    return {
+        "client": model.client_life,
+        "server": model.server_life,
+        "outcome": "none"
+        if outcome is None
+        else {"StopAsyncIteration": "returned", "ServerCancelledError": "cancelled"}.get(outcome, "raised"),
+        "client_owed": str(model.client_owed).lower(),
+        "server_owed": str(model.server_owed).lower(),
+        "client_call": call(client),
+        "server_call": call(model.server_call),
+        "request": kind(model.client_offer),
+        "item": kind(model.server_offer),
+        "client_held": "none"
+        if not model.client_held
+        else ("one" if len(model.client_held) == 1 else "several")
+        + (", the last a throw" if _is_throw(model.client_held[-1]) else ""),
+        "server_held": "some" if model.server_held else "none",
+        "started": str(bool(model.delivered["client"])).lower(),
+        "room": "0" if room <= 0 else "1" if room == 1 else "more than 1",
+        "writer": "none"
+        if items is None
+        else "exhausted"
+        if items == 0
+        else "fits"
+        if items < room
+        else "fills"
+        if items == room
+        else "overflows",
+    }
+
+
+def signature(model: ChannelModel) -> Any:
+    """Everything that decides what the model does next (not call ids or past results)."""
+
     def call(c: Call | None) -> Any:
         return None if c is None else (c.op, c.stage, c.capacity, tuple(c.got), tuple(c.items))
 
@@ -780,22 +895,147 @@ def _signature(model: ChannelModel) -> Any:
         repr(model.server_held),
         call(model.client_call),
         call(model.server_call),
+        bool(model.delivered["client"]),
+        model.abandoned,
     )
 
 
-TRANSITIONS: list[Transition] = explore(depth=5)
-STREAM_TRANSITIONS: list[Transition] = [t for t in explore(depth=4, stream=True) if t not in set(TRANSITIONS)]
+def _gets(before: ChannelModel, event: Event, ended: dict[int, Result]) -> str:
+    """What the calls that ``ended`` get, by role: the event's own call or a pending one."""
+    pending = {
+        call.id: (end, f"the {end}'s pending {call.op if call.op in ('enter', 'write_items') else 'call'}")
+        for end, call in (("client", before.client_call), ("server", before.server_call))
+        if call is not None
+    }
+    parts = []
+    for call_id, (kind, value) in sorted(ended.items()):
+        end, who = pending.get(call_id, (event.kind, "the new call"))
+        if kind == "raise":
+            parts.append(f"{who} raises {_abstract(value)}")
+        elif value is None:
+            parts.append(f"{who} returns None")
+        elif isinstance(value, list):
+            parts.append(f"{who} returns a list of {'one item' if len(value) == 1 else 'items'}")
+        else:
+            parts.append(f"{who} returns {'the item' if end == 'client' else 'the value the client sent'}")
+    return "; ".join(parts) or "no call ends"
+
+
+@dataclass
+class Reachable:
+    """The fixpoint of the model: every abstract state reachable from a new channel."""
+
+    states: list[ChannelModel]
+    # (source phase, event label, target phase, clause) -> occurrences
+    rows: dict[tuple[str, str, str, str], list[tuple[dict[str, str], str, str, tuple[str, ...]]]]
+
+
+def reach(stream: bool = False) -> Reachable:
+    """Apply every enabled event to every reachable state until no new state appears."""
+    start = ChannelModel(stream=stream)
+    seen = {signature(start)}
+    states = [start]
+    rows: dict[tuple[str, str, str, str], list[tuple[dict[str, str], str, str, tuple[str, ...]]]] = {}
+    for model in states:  # grows while it is walked: a breadth-first fixpoint
+        for event in events(stream):
+            if not model.enabled(event):
+                continue
+            successor = model.copy()
+            ended = successor.apply(event)
+            clause, note = successor.steps[0] if successor.steps else ("", "")
+            key = (model.phase, label(event), successor.phase, clause)
+            cites = tuple(dict.fromkeys(cited for cited, _ in successor.steps))
+            rows.setdefault(key, []).append(
+                (variables(model, event), _gets(model, event, ended), note, cites)
+            )
+            reached = signature(successor)
+            if reached not in seen:
+                seen.add(reached)
+                states.append(successor)
+    return Reachable(states, rows)
+
+
+def _guards(rows: dict[Any, list[tuple[dict[str, str], str, str, tuple[str, ...]]]]) -> dict[Any, str]:
+    """For rows that share a source and an event, the fewest variables that tell them apart."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for key in rows:
+        groups.setdefault(key[:2], []).append(key)
+    guards: dict[Any, str] = {}
+    for keys in groups.values():
+        for key in keys:
+            if len(keys) == 1:
+                guards[key] = ""
+                continue
+            mine = [occurrence[0] for occurrence in rows[key]]
+            others = [occurrence[0] for other in keys if other != key for occurrence in rows[other]]
+            guards[key] = _separate(mine, others)
+    return guards
+
+
+def _separate(mine: list[dict[str, str]], others: list[dict[str, str]]) -> str:
+    names = list(VARIABLES)
+    for size in (1, 2, 3, 4):
+        for chosen in _combinations(names, size):
+            own = {tuple(v[n] for n in chosen) for v in mine}
+            if own.isdisjoint(tuple(v[n] for n in chosen) for v in others):
+                return " and ".join(
+                    f"{n} = {values[0]}" if len(values) == 1 else f"{n} in {{{', '.join(values)}}}"
+                    for n, values in ((n, sorted({v[n] for v in mine})) for n in chosen)
+                )
+    raise AssertionError(f"no guard of up to four variables tells {mine[0]} from the others")
+
+
+def _combinations(names: list[str], size: int) -> Iterator[tuple[str, ...]]:
+    if size == 0:
+        yield ()
+        return
+    for index, name in enumerate(names):
+        for rest in _combinations(names[index + 1 :], size - 1):
+            yield (name, *rest)
+
+
+def explore(stream: bool = False) -> list[Transition]:
+    """The table of every transition of the reachable states (the fixpoint), with guards."""
+    reachable = reach(stream)
+    guards = _guards(reachable.rows)
+    return [
+        Transition(
+            source,
+            event,
+            target,
+            clause,
+            _abstract(occurrences[0][2]),
+            guard=guards[(source, event, target, clause)],
+            gets=" or ".join(dict.fromkeys(occurrence[1] for occurrence in occurrences)),
+            cites=tuple(dict.fromkeys(cited for occurrence in occurrences for cited in occurrence[3])),
+        )
+        for (source, event, target, clause), occurrences in sorted(reachable.rows.items())
+    ]
+
+
+TRANSITIONS: list[Transition] = explore()
+STREAM_TRANSITIONS: list[Transition] = [
+    t
+    for t in explore(stream=True)
+    if (t.source, t.event, t.target, t.clause)
+    not in {(u.source, u.event, u.target, u.clause) for u in TRANSITIONS}
+]
 
 __all__ = [
     "CLAUSES",
+    "EVENTS",
     "STATES",
     "STREAM_TRANSITIONS",
     "TRANSITIONS",
+    "VARIABLES",
     "ChannelModel",
     "Event",
     "Transition",
     "events",
     "explore",
     "label",
+    "reach",
     "sequences",
+    "signature",
+    "variables",
 ]

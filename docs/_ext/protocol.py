@@ -8,9 +8,11 @@ by parsing the test files with :mod:`ast`; nothing is run.
 
 Directives:
 
+``.. protocol-events::``       what each event label of the tables means (EVENTS)
 ``.. protocol-states::``       the states, one row each
-``.. protocol-transitions::``  the transition table
-``.. protocol-diagram::``      the state diagram, drawn as inline SVG in Python
+``.. protocol-variables::``    the state variables that guards are written in (VARIABLES)
+``.. protocol-transitions::``  the transition table, with guards
+``.. protocol-diagram::``      one ``:view:`` of the state diagram, laid out by Graphviz's dot
 ``.. protocol-clauses::``      every clause (or one ``:group:``), with its tests
 ``.. protocol-tests::``        every test, with the clauses it cites and its source
 
@@ -18,8 +20,10 @@ Roles: ``:clause:`ID``` links to a clause, ``:state:`NAME``` to a state.
 
 Every build (not only the ones that re-read a page) warns, so that
 ``sphinx-build -W`` fails, when the model cannot be imported or is
-inconsistent, when a clause has no test, when a test function or ``Test*``
-class cites no clause, and when a test cites an unknown clause id.
+inconsistent, when the transition tables are not closed under the model or
+a row's outcome is not stated by its clauses, when a clause has no test, when
+a test function or ``Test*`` class cites no clause, and when a test cites an
+unknown clause id.
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib
-import math
 import re
+import shutil
+import subprocess
 import sys
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -84,6 +88,9 @@ class Protocol:
     # prefix of their numbers (protocol_extra_transitions).
     extra: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
     tests: list[TestRef] = field(default_factory=list)
+    # What the labels of the tables mean, and the variables that guards use.
+    events: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
     loaded: bool = False
     fingerprint: str = ""
 
@@ -374,6 +381,8 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
             protocol.clauses = dict(module.CLAUSES)
             protocol.states = dict(module.STATES)
             protocol.transitions = list(module.TRANSITIONS)
+            protocol.events = dict(getattr(module, "EVENTS", {}))
+            protocol.variables = dict(getattr(module, "VARIABLES", {}))
             for name, prefix in dict(config.protocol_extra_transitions).items():
                 if hasattr(module, name):
                     protocol.extra[name] = (prefix, list(getattr(module, name)))
@@ -417,6 +426,9 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
                         (location, f"transition {number} ({t.event}): unknown clause {t.clause!r}")
                     )
 
+    if protocol.loaded and module is not None:
+        problems.extend((where(name), message) for name, message in check_relation(module, protocol, config))
+
     patterns = python_files_patterns(root)
     for path in test_files(root, list(config.protocol_test_dirs), patterns):
         rel = path.relative_to(root).as_posix()
@@ -456,17 +468,99 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
             sorted((k, vars(c) if hasattr(c, "__dict__") else repr(c)) for k, c in protocol.clauses.items())
         ).encode()
     )
-    digest.update(repr(protocol.states).encode())
-    digest.update(
-        repr(
-            [(n, t.source, t.event, t.target, t.clause, t.outcome) for n, t in protocol.all_transitions()]
-        ).encode()
-    )
+    digest.update(repr((protocol.states, protocol.events, protocol.variables)).encode())
+    digest.update(repr([(n, *vars(t).values()) for n, t in protocol.all_transitions()]).encode())
     digest.update(repr(protocol.tests).encode())
     # A change to this extension changes the pages it draws.
     digest.update(Path(__file__).read_bytes())
     protocol.fingerprint = digest.hexdigest()
     return protocol, problems
+
+
+def _key(t: Any) -> tuple[str, str, str, str]:
+    return (t.source, t.event, t.target, t.clause)
+
+
+def check_relation(module: Any, protocol: Protocol, config: Any) -> list[tuple[str, str]]:
+    """What is wrong with the published transition tables, as (model name, message).
+
+    The tables must be closed under the model: applying every event that the
+    model enables to every state reachable from a new channel (until no new
+    state appears) takes only published transitions, and every published
+    transition is taken. Each row's outcome must be one its clauses state: an
+    exception that a call raises is named by the statement of a clause that
+    the event cites. No exception name that the exploration chose (athrow's
+    argument, the block's exception) appears in a row.
+    """
+    problems: list[tuple[str, str]] = []
+    needed = ("ChannelModel", "events", "label", "signature")
+    if not all(hasattr(module, name) for name in needed):
+        return [
+            ("TRANSITIONS", f"the model lacks {', '.join(needed)}: the tables' closure cannot be checked")
+        ]
+    published: set[tuple[str, str, str, str]] = set()
+    for name, options in dict(config.protocol_closure).items():
+        published |= {_key(t) for _, t in protocol.table(name)}
+        taken: set[tuple[str, str, str, str]] = set()
+        start = module.ChannelModel(**options)
+        seen = {module.signature(start)}
+        states = [start]
+        for state in states:
+            for event in module.events(**options):
+                if not state.enabled(event):
+                    continue
+                successor = state.copy()
+                successor.apply(event)
+                clause = successor.steps[0][0] if successor.steps else ""
+                taken.add((state.phase, module.label(event), successor.phase, clause))
+                reached = module.signature(successor)
+                if reached not in seen:
+                    seen.add(reached)
+                    states.append(successor)
+        for missing in sorted(taken - published):
+            problems.append(
+                (
+                    name,
+                    f"the published tables are not closed under the model ({len(states)} states reached "
+                    f"with {options}): no row for {missing[0]} --{missing[1]}--> {missing[2]} [{missing[3]}]",
+                )
+            )
+        for extra in sorted({_key(t) for _, t in protocol.table(name)} - taken):
+            problems.append((name, f"row {extra} is published but the model never takes it"))
+    chosen = {
+        event.arg
+        for event in module.events(**next(iter(dict(config.protocol_closure).values()), {}))
+        if event.op == "athrow" or event.kind == "exit"
+    } - {None}
+    for number, t in protocol.all_transitions():
+        # What the calls get may be stated by any clause the event cites; the
+        # model's note on the step, by the clause that the row cites first.
+        cited = getattr(t, "cites", ()) or (t.clause,)
+        for text, clauses in ((getattr(t, "gets", ""), cited), (t.outcome, (t.clause,))):
+            statements = " ".join(protocol.clauses[c].statement for c in clauses if c in protocol.clauses)
+            for raised in re.findall(r"raises (the [\w']+ exception|\w+)", text):
+                # A role is stated as athrow's argument (exc) or as the block's exception.
+                named = {"the thrown exception": r"\bexc\b", "the block's exception": r"\bexception\b"}.get(
+                    raised, rf"\b{raised}\b"
+                )
+                if raised != "CancelledError" and not re.search(named, statements):
+                    problems.append(
+                        (
+                            "TRANSITIONS",
+                            f"transition {number} ({t.source} --{t.event}--> {t.target}): {text!r} says that "
+                            f"a call raises {raised}, which {', '.join(clauses)} does not state",
+                        )
+                    )
+        text = " ".join(str(getattr(t, f, "")) for f in ("event", "guard", "outcome", "gets"))
+        for name in sorted(n for n in chosen if isinstance(n, str) and re.search(rf"\b{n}\b", text)):
+            problems.append(
+                (
+                    "TRANSITIONS",
+                    f"transition {number} names {name}, an exception the exploration chose: "
+                    "name it by its role",
+                )
+            )
+    return problems
 
 
 _current = Protocol()
@@ -539,7 +633,7 @@ class protocol_ref(nodes.General, nodes.Inline, nodes.TextElement):
 
 def make_ref(kind: str, anchor: str, text: str, *, literal: bool = True) -> protocol_ref:
     node = protocol_ref("", "", kind=kind, anchor=anchor)
-    node += nodes.literal(text, text) if literal else nodes.Text(text)
+    node += nodes.literal(text, text, classes=[f"protocol-{kind}-ref"]) if literal else nodes.Text(text)
     return node
 
 
@@ -669,6 +763,34 @@ class StatesDirective(_ProtocolDirective):
         return [_table(["State", "Meaning", "Leads to"], [20, 50, 30], rows, ["protocol-states"])]
 
 
+class EventsDirective(_ProtocolDirective):
+    """Every label of the transition tables, with what it means (the model's EVENTS)."""
+
+    def render(self, protocol: Protocol) -> list[nodes.Node]:
+        labels = list(dict.fromkeys(t.event for _, t in protocol.all_transitions()))
+        for missing in [label for label in labels if label not in protocol.events]:
+            logger.warning(
+                f"event {missing!r} of the transition tables has no definition in EVENTS",
+                location=self.get_location(),
+            )
+        rows = [
+            [[nodes.literal(text=label)], self.para(protocol.events.get(label, ""))]
+            for label in [
+                *[e for e in protocol.events if e in labels],
+                *[e for e in labels if e not in protocol.events],
+            ]
+        ]
+        return [_table(["Event", "What happens"], [30, 70], rows, ["protocol-events"])]
+
+
+class VariablesDirective(_ProtocolDirective):
+    """The state variables that the guards are written in (the model's VARIABLES)."""
+
+    def render(self, protocol: Protocol) -> list[nodes.Node]:
+        rows = [[[nodes.literal(text=name)], self.para(text)] for name, text in protocol.variables.items()]
+        return [_table(["Variable", "Meaning"], [25, 75], rows, ["protocol-variables"])]
+
+
 class TransitionsDirective(_ProtocolDirective):
     """One table per source state, in the order of STATES; rows keep the model's numbering."""
 
@@ -690,15 +812,23 @@ class TransitionsDirective(_ProtocolDirective):
                     continue
                 num = nodes.inline("", "", ids=[f"transition-{number}"])
                 num += nodes.Text(str(number))
+                gets: list[nodes.Node] = [nodes.Text(getattr(t, "gets", "") or "")]
+                if t.outcome:
+                    gets += [
+                        nodes.Text(" " if gets else ""),
+                        nodes.inline(text=f"({t.outcome})", classes=["protocol-note"]),
+                    ]
+                clauses = getattr(t, "cites", ()) or (t.clause,)
                 rows.append(
                     [
                         [num],
-                        self.para(t.event),
+                        [nodes.literal(text=t.event)],
+                        [nodes.Text(getattr(t, "guard", "") or "—")],
                         [make_ref("state", f"state-{nodes.make_id(t.target)}", t.target)]
                         if t.target != source
                         else [nodes.emphasis(text="(stays)")],
-                        self.para(t.outcome),
-                        [make_ref("clause", f"clause-{nodes.make_id(t.clause)}", t.clause)],
+                        gets,
+                        _join([make_ref("clause", f"clause-{nodes.make_id(c)}", c) for c in clauses], " "),
                     ]
                 )
             if not rows:
@@ -709,8 +839,8 @@ class TransitionsDirective(_ProtocolDirective):
             out.append(heading)
             out.append(
                 _table(
-                    ["#", "Event", "To", "What the calls get", "Clause"],
-                    [5, 20, 20, 35, 20],
+                    ["#", "Event", "Guard", "To", "What the calls get", "Clause"],
+                    [4, 16, 18, 14, 30, 18],
                     rows,
                     ["protocol-transitions"],
                 )
@@ -719,15 +849,36 @@ class TransitionsDirective(_ProtocolDirective):
 
 
 class DiagramDirective(_ProtocolDirective):
-    option_spec: ClassVar[dict[str, Any]] = {"caption": directives.unchanged}
+    """One view of the state diagram, laid out by dot, with a link to the full-size SVG."""
+
+    option_spec: ClassVar[dict[str, Any]] = {"view": directives.unchanged_required}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
-        svg = render_svg(protocol.states, protocol.transitions)
-        figure = nodes.figure(classes=["protocol-diagram"])
-        figure += nodes.raw("", svg, format="html")
-        caption = self.options.get("caption")
-        if caption:
-            figure += nodes.caption("", "", *self.para(caption))
+        view = self.options.get("view", "handoff")
+        views = diagram_views(protocol.transitions)
+        if view not in views:
+            logger.warning(
+                f"no diagram view {view!r}; views: {', '.join(views)}", location=self.get_location()
+            )
+            return []
+        try:
+            svg = render_dot(dot_source(protocol.states, protocol.transitions, views[view]))
+        except RuntimeError as exc:
+            logger.warning(str(exc), location=self.get_location())
+            return []
+        filename = f"protocol-{view}.svg"
+        images = Path(self.env.app.outdir) / "_images"
+        images.mkdir(parents=True, exist_ok=True)
+        (images / filename).write_text(svg, encoding="utf-8")
+        up = "../" * self.env.docname.count("/")
+        inline = svg[svg.index("<svg") :]
+        html = (
+            f'<div class="protocol-diagram-scroll">{inline}</div>'
+            f'<p class="protocol-diagram-link"><a href="{up}_images/{filename}">'
+            "Open the full-size picture</a></p>"
+        )
+        figure = nodes.container(classes=["protocol-diagram"])
+        figure += nodes.raw("", html, format="html")
         return [figure]
 
 
@@ -823,302 +974,93 @@ class TestsDirective(_ProtocolDirective):
 
 
 # --------------------------------------------------------------------------
-# The state diagram, as SVG drawn here (no Graphviz)
+# The state diagrams, laid out by Graphviz's dot
 # --------------------------------------------------------------------------
 
-_FONT = 13.0  # px; labels use a monospace font so their width is predictable
-_CHAR = 0.62 * _FONT
-_LINE = 1.3 * _FONT
+# The states that end the channel. The handoff view leaves the arcs into them
+# out; the two ending views draw them, split by the end whose event takes them.
+ENDING = ("CLIENT_CLOSED", "SERVER_ENDED", "FINISHED")
+_CLIENT_EVENTS = ("client ", "abandon client", "cancel client", "second client")
+# The states that a race leaves behind: the cancellations view draws the arcs
+# that lead to and from them.
+HELD = {"REQUEST_HELD", "ITEM_HELD"}
 
 
-def _text_box(lines: list[str]) -> tuple[float, float]:
-    return max(len(s) for s in lines) * _CHAR + 10, len(lines) * _LINE + 6
-
-
-def _clip(cx: float, cy: float, hw: float, hh: float, tx: float, ty: float) -> tuple[float, float]:
-    """Where the segment from the box centre towards (tx, ty) leaves the box."""
-    dx, dy = tx - cx, ty - cy
-    if dx == 0 and dy == 0:
-        return cx, cy
-    scale = min(hw / abs(dx) if dx else math.inf, hh / abs(dy) if dy else math.inf)
-    return cx + dx * scale, cy + dy * scale
-
-
-def _compact(events: list[str]) -> list[str]:
-    """Distinct events, those of one actor on one line: "client anext | aclose"."""
-    lines: dict[str, list[str]] = {}
-    for event in dict.fromkeys(events):
-        actor, _, rest = event.partition(" ")
-        if actor in ("client", "server") and rest:
-            lines.setdefault(actor, []).append(rest)
-        else:
-            lines.setdefault(event, [])
-    return [f"{k} {' | '.join(v)}" if v else k for k, v in lines.items()]
-
-
-def _components(names: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
-    """Strongly connected components (Tarjan), each in the order of ``names``."""
-    succ: dict[str, list[str]] = {n: [] for n in names}
-    for a, b in edges:
-        succ[a].append(b)
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in succ[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            found.append(sorted(component, key=names.index))
-
-    for name in names:
-        if name not in index:
-            visit(name)
-    return sorted(found, key=lambda c: names.index(c[0]))
-
-
-def _circle_order(component: list[str], edges: list[tuple[str, str]]) -> list[str]:
-    """The order around a circle with the fewest crossing arrows (then the shortest).
-
-    The first state stays first (at the top); small components are solved by
-    trying every order, larger ones keep the order of STATES.
-    """
-    if len(component) > 8:
-        return component
-    from itertools import permutations
-
-    members = set(component)
-    chords = list({tuple(sorted((a, b))) for a, b in edges if a in members and b in members and a != b})
-    best, best_cost = component, None
-    k = len(component)
-    for rest in permutations(component[1:]):
-        order = (component[0], *rest)
-        at = {n: i for i, n in enumerate(order)}
-        spans = [tuple(sorted((at[a], at[b]))) for a, b in chords]
-        crossings = sum(
-            1 for i, (a, b) in enumerate(spans) for c, d in spans[i + 1 :] if a < c < b < d or c < a < d < b
-        )
-        length = sum(min(b - a, k - (b - a)) for a, b in spans)
-        cost = (crossings, length)
-        if best_cost is None or cost < best_cost:
-            best, best_cost = list(order), cost
-    return best
-
-
-def render_svg(states: dict[str, str], transitions: list[Any]) -> str:
-    """Draw the states and one arrow per (source, target) pair.
-
-    The states that can reach each other (a strongly connected component:
-    the handoff's turns) sit on an ellipse, in the order of STATES, and
-    their arrows carry their events. The states that the handoff leaves for
-    good sit in layers below, and the arrows into them are dashed, without
-    labels (hover one for its events; the transition table has them all).
-    The first state is the initial one (an entry arrow points at it); states
-    that no transition leaves are final (double border). Transitions that
-    keep the state are not drawn: the state shows their number (↻) and
-    lists them when hovered.
-    """
-    names = list(states)
-    pairs: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    loops: dict[str, list[tuple[int, str]]] = {n: [] for n in names}
-    for number, t in enumerate(transitions, 1):
+def diagram_views(transitions: list[Any]) -> dict[str, list[Any]]:
+    """Every arc between two different states, in exactly one of four views."""
+    views: dict[str, list[Any]] = {"handoff": [], "cancellations": [], "client-ends": [], "server-ends": []}
+    for t in transitions:
         if t.source == t.target:
-            loops[t.source].append((number, t.event))
+            continue  # kept states: counted on the node, listed in the table
+        if t.target not in ENDING:
+            held = HELD & {t.source, t.target}
+            views["cancellations" if held or "cancel" in t.event else "handoff"].append(t)
+        elif t.target == "CLIENT_CLOSED" or (
+            t.target == "FINISHED" and t.source != "CLIENT_CLOSED" and t.event.startswith(_CLIENT_EVENTS)
+        ):
+            views["client-ends"].append(t)
         else:
-            pairs.setdefault((t.source, t.target), []).append((number, t.event))
-    components = _components(names, list(pairs))
-    component_of = {n: i for i, c in enumerate(components) for n in c}
-    # Layers of the condensation, by longest path.
-    layer = [0] * len(components)
-    for _ in components:
-        for a, b in pairs:
-            ca, cb = component_of[a], component_of[b]
-            if ca != cb:
-                layer[cb] = max(layer[cb], layer[ca] + 1)
-    box = {
-        n: (max((len(n) + (len(str(len(loops[n]))) + 3 if loops[n] else 0)) * 8.6 + 30, 100.0), 36.0)
-        for n in names
-    }
-    pos: dict[str, tuple[float, float]] = {}
-    sizes: list[tuple[float, float]] = []  # width, height of each component
-    local: dict[str, tuple[float, float]] = {}
-    for component in components:
-        if len(component) == 1:
-            local[component[0]] = (0.0, 0.0)
-            sizes.append(box[component[0]])
-            continue
-        component = _circle_order(component, list(pairs))
-        k = len(component)
-        rx, ry = max(300.0, 56.0 * k), max(200.0, 38.0 * k)
-        for i, name in enumerate(component):
-            angle = -math.pi / 2 + 2 * math.pi * i / k
-            local[name] = (rx * math.cos(angle), ry * math.sin(angle))
-        sizes.append((2 * rx + max(box[n][0] for n in component), 2 * ry + 36.0))
-    y = 0.0
-    for level in range(max(layer, default=0) + 1):
-        members = [i for i in range(len(components)) if layer[i] == level]
-        if not members:
-            continue
-        gap = 120.0
-        total = sum(sizes[i][0] for i in members) + gap * (len(members) - 1)
-        height = max(sizes[i][1] for i in members)
-        x = -total / 2
-        for i in members:
-            cx, cy = x + sizes[i][0] / 2, y + height / 2
-            for name in components[i]:
-                pos[name] = (cx + local[name][0], cy + local[name][1])
-            x += sizes[i][0] + gap
-        y += height + 130.0
+            views["server-ends"].append(t)
+    return views
 
-    shapes: list[str] = []
-    labels: list[str] = []
-    bounds = [
-        (x - box[n][0] / 2, y - box[n][1] / 2, x + box[n][0] / 2, y + box[n][1] / 2)
-        for n, (x, y) in pos.items()
+
+def _dot_id(name: str) -> str:
+    return '"' + name.replace('"', r"\"") + '"'
+
+
+def dot_source(states: dict[str, str], transitions: list[Any], arcs: list[Any]) -> str:
+    """A dot graph of ``arcs``: one edge per (source, target), one label line per event."""
+    loops = defaultdict(int)
+    for t in transitions:
+        if t.source == t.target:
+            loops[t.source] += 1
+    events: dict[tuple[str, str], list[str]] = {}
+    for t in arcs:
+        labels = events.setdefault((t.source, t.target), [])
+        if t.event not in labels:
+            labels.append(t.event)
+    used = [s for s in states if any(s in pair for pair in events)]
+    ending_view = all(t.target in ENDING for t in arcs)
+    lines = [
+        "digraph protocol {",
+        f"  graph [rankdir={'LR' if ending_view else 'TB'}, nodesep=0.25, ranksep=0.4, "
+        'bgcolor="white", pad=0.15];',
+        '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", color="#3b5b92", '
+        'fontname="Helvetica", fontsize=12, margin="0.08,0.04"];',
+        '  edge [fontname="Helvetica", fontsize=11, color="#555555", arrowsize=0.7];',
     ]
-
-    taken = list(bounds)  # boxes that a label must not cover: states, then placed labels
-
-    def overlap(x: float, y: float, w: float, h: float) -> float:
-        """The area of the label box at (x, y) that covers states or other labels."""
-        return sum(
-            max(0.0, min(x + w / 2, c) - max(x - w / 2, a)) * max(0.0, min(y + h / 2, d) - max(y - h / 2, b))
-            for a, b, c, d in taken
+    for state in used:
+        ending = state in ENDING
+        note = f"\\n{loops[state]} events keep it" if loops[state] else ""
+        lines.append(
+            f"  {_dot_id(state)} [label={_dot_id(state + note)}, "
+            f'URL="#state-{nodes.make_id(state)}", target="_top"'
+            + (', fillcolor="#f6eee6", color="#92603b"' if ending else "")
+            + "];"
         )
+    for (source, target), labels in events.items():
+        text = "\\l".join(labels) + "\\l"
+        lines.append(f"  {_dot_id(source)} -> {_dot_id(target)} [label={_dot_id(text)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
-    def label(x: float, y: float, lines: list[str], tip: str) -> None:
-        w, h = _text_box(lines)
-        taken.append((x - w / 2 - 2, y - h / 2 - 1, x + w / 2 + 2, y + h / 2 + 1))
-        bounds.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
-        labels.append(f'<g class="label"><title>{escape(tip)}</title>')
-        labels.append(
-            f'<rect class="lbg" x="{x - w / 2:.1f}" y="{y - h / 2:.1f}" '
-            f'width="{w:.1f}" height="{h:.1f}" rx="3"/>'
-        )
-        for k, line in enumerate(lines):
-            ty = y - h / 2 + 3 + _LINE * (k + 0.78)
-            labels.append(f'<text class="lbl" x="{x:.1f}" y="{ty:.1f}">{escape(line)}</text>')
-        labels.append("</g>")
 
-    for (src, dst), events in pairs.items():
-        x1, y1 = pos[src]
-        x2, y2 = pos[dst]
-        w1, h1 = box[src]
-        w2, h2 = box[dst]
-        dx, dy = x2 - x1, y2 - y1
-        length = math.hypot(dx, dy) or 1.0
-        inner = component_of[src] == component_of[dst]
-        # Bow each arrow to its right, so that the two directions of a pair separate.
-        bow = 0.12 * length if inner else 0.06 * length
-        if (dst, src) in pairs:
-            bow = max(bow, 40.0)
-        cx = (x1 + x2) / 2 + dy / length * bow
-        cy = (y1 + y2) / 2 - dx / length * bow
-        sx, sy = _clip(x1, y1, w1 / 2 + 2, h1 / 2 + 2, cx, cy)
-        ex, ey = _clip(x2, y2, w2 / 2 + 4, h2 / 2 + 4, cx, cy)
-        tip = f"{src} → {dst}:\n" + "\n".join(f"{n}. {e}" for n, e in events)
-        shapes.append(
-            f'<path class="edge{"" if inner else " exit"}" d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} '
-            f'{ex:.1f},{ey:.1f}" marker-end="url(#arrow)"><title>{escape(tip)}</title></path>'
-        )
-        if inner:
-            # The middle of the curve, or the nearest point along it where
-            # the label covers no state and no other label.
-            lines = _compact([e for _, e in events])
-            w, h = _text_box(lines)
-            spots = []
-            for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74):
-                u = 1 - t
-                spots.append(
-                    (u * u * sx + 2 * u * t * cx + t * t * ex, u * u * sy + 2 * u * t * cy + t * t * ey)
-                )
-            mx, my = min(spots, key=lambda p: overlap(p[0], p[1], w, h))
-            label(mx, my, lines, tip)
+_DOT_MISSING = (
+    "Graphviz's dot is not on PATH: the protocol diagrams need it. Install it with "
+    "`apt-get install graphviz` (Debian, Ubuntu), `brew install graphviz` (macOS) or from "
+    "https://graphviz.org/download/"
+)
 
-    leaving = {t.source for t in transitions if t.target != t.source}
-    for i, name in enumerate(names):
-        x, y = pos[name]
-        w, h = box[name]
-        final = name not in leaving
-        tip = f"{name}: {states[name]}"
-        if loops[name]:
-            tip += f"\n\nTransitions that keep {name}:\n" + "\n".join(f"{n}. {e}" for n, e in loops[name])
-        shapes.append(
-            f'<g class="state{" final" if final else ""}{" initial" if i == 0 else ""}">'
-            f"<title>{escape(tip)}</title>"
-            f'<rect x="{x - w / 2:.1f}" y="{y - h / 2:.1f}" width="{w:.1f}" height="{h:.1f}" rx="8"/>'
-            + (
-                f'<rect class="inner" x="{x - w / 2 + 3:.1f}" y="{y - h / 2 + 3:.1f}" width="{w - 6:.1f}" '
-                f'height="{h - 6:.1f}" rx="6"/>'
-                if final
-                else ""
-            )
-            + (
-                f'<text x="{x:.1f}" y="{y + 5:.1f}">{escape(name)}'
-                + (f'<tspan class="loops" dx="8">↻{len(loops[name])}</tspan>' if loops[name] else "")
-                + "</text>"
-            )
-            + "</g>"
-        )
-        if i == 0:
-            top = y - h / 2
-            shapes.append(
-                f'<path class="edge" d="M{x:.1f},{top - 36:.1f} L{x:.1f},{top - 3:.1f}" '
-                'marker-end="url(#arrow)"/>'
-            )
-            shapes.append(f'<circle class="start" cx="{x:.1f}" cy="{top - 40:.1f}" r="5"/>')
-            bounds.append((x - 6, top - 46, x + 6, top))
 
-    x0 = min(b[0] for b in bounds) - 12
-    y0 = min(b[1] for b in bounds) - 12
-    width = max(b[2] for b in bounds) + 12 - x0
-    height = max(b[3] for b in bounds) + 12 - y0
-    style = (
-        "svg.protocol{max-width:100%;height:auto;font-family:var(--font-stack--monospace,monospace)}"
-        ".protocol .edge{fill:none;stroke:var(--color-foreground-secondary,#555);stroke-width:1.3}"
-        ".protocol .edge.exit{stroke-dasharray:5 4;opacity:.75}"
-        ".protocol .edge:hover{stroke:var(--color-brand-primary,#2962ff);stroke-width:2.5}"
-        ".protocol .state rect{fill:var(--color-background-secondary,#f8f9fb);"
-        "stroke:var(--color-foreground-primary,#222);stroke-width:1.5}"
-        ".protocol .state.initial rect{stroke:var(--color-brand-primary,#2962ff);stroke-width:2.2}"
-        ".protocol .state rect.inner{fill:none;stroke-width:1}"
-        ".protocol .state text{fill:var(--color-foreground-primary,#222);font-size:14px;font-weight:bold;"
-        "text-anchor:middle}"
-        ".protocol .state .loops{font-size:12px;font-weight:normal;"
-        "fill:var(--color-foreground-secondary,#555)}"
-        ".protocol .start,.protocol #arrow path{fill:var(--color-foreground-secondary,#555)}"
-        ".protocol .lbg{fill:var(--color-background-primary,#fff);opacity:.9}"
-        ".protocol .lbl{fill:var(--color-foreground-primary,#222);"
-        f"font-size:{_FONT:.0f}px;text-anchor:middle}}"
-    )
-    return (
-        f'<svg class="protocol" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="State diagram of the channel handoff: {len(names)} states, '
-        f'{len(transitions)} transitions" '
-        f'viewBox="{x0:.0f} {y0:.0f} {width:.0f} {height:.0f}" width="{width:.0f}" height="{height:.0f}">'
-        f"<style>{style}</style>"
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
-        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>'
-        + "".join(shapes)
-        + "".join(labels)
-        + "</svg>"
-    )
+def render_dot(source: str) -> str:
+    """The SVG that ``dot`` lays out for ``source``."""
+    dot = shutil.which("dot")
+    if dot is None:
+        raise RuntimeError(_DOT_MISSING)
+    done = subprocess.run([dot, "-Tsvg"], input=source, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"dot failed: {done.stderr}")
+    return done.stdout
 
 
 # --------------------------------------------------------------------------
@@ -1144,8 +1086,12 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("protocol_model", "spec.model", "env", [str])
     app.add_config_value("protocol_test_dirs", ["tests", "spec"], "env", [list])
     app.add_config_value("protocol_extra_transitions", {}, "env", [dict])
+    # Each table whose closure is checked -> the arguments of ChannelModel() and events().
+    app.add_config_value("protocol_closure", {"TRANSITIONS": {"stream": False}}, "env", [dict])
     app.add_node(protocol_ref)
     app.add_directive("protocol-states", StatesDirective)
+    app.add_directive("protocol-events", EventsDirective)
+    app.add_directive("protocol-variables", VariablesDirective)
     app.add_directive("protocol-transitions", TransitionsDirective)
     app.add_directive("protocol-diagram", DiagramDirective)
     app.add_directive("protocol-clauses", ClausesDirective)
