@@ -951,7 +951,10 @@ class TestsDirective(_ProtocolDirective):
             by_file[test.path].append(test)
         out: list[nodes.Node] = []
         for path, tests in by_file.items():
-            out.append(nodes.rubric(text=path, classes=["protocol-test-file"]))
+            # One section per file, so that the page's table of contents lists the files.
+            section = nodes.section(ids=[nodes.make_id(f"file-{path}")], classes=["protocol-test-file"])
+            section += nodes.title(text=path)
+            out.append(section)
             for test in tests:
                 box = nodes.container(classes=["protocol-test"], ids=[test.anchor])
                 head = nodes.paragraph(classes=["protocol-test-title"])
@@ -967,9 +970,11 @@ class TestsDirective(_ProtocolDirective):
                 )
                 box += cites
                 if test.source and "source" in self.options:
-                    block = nodes.literal_block(test.source, test.source, language="python")
-                    box += block
-                out.append(box)
+                    # Folded: the page lists the tests; a reader opens the source of one.
+                    box += nodes.raw("", "<details><summary>Source</summary>", format="html")
+                    box += nodes.literal_block(test.source, test.source, language="python")
+                    box += nodes.raw("", "</details>", format="html")
+                section += box
         return out
 
 
