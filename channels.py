@@ -729,6 +729,11 @@ class ClientEnd(AsyncGenerator[T, U]):
     # one coroutine frame per call, as a native async generator has.
 
     def __anext__(self) -> Coroutine[Any, Any, T]:
+        """Return the next item: ``asend(None)``, what ``async for`` calls.
+
+        Raises StopAsyncIteration once the server block has left normally
+        (MIRROR-SERVER-RETURN), and what the server threw or raised otherwise.
+        """
         return self._handoff.client_call(self, None, 0, "__anext__")
 
     def asend(self, value: U | None) -> Coroutine[Any, Any, T]:
@@ -809,6 +814,11 @@ class ServerEnd(AsyncGenerator[U, T]):
         return self
 
     def __anext__(self) -> Coroutine[Any, Any, U]:
+        """Hand None to the client and return the client's next request: ``asend(None)``.
+
+        ``async for request in server`` reads a client's requests while
+        sending it None items.
+        """
         return self._handoff.server_call(None, "__anext__")
 
     def asend(self, value: T) -> Coroutine[Any, Any, U]:
@@ -947,12 +957,25 @@ class ServerBlock(Generic[S]):
         return f"<{type(self).__name__} {self._handoff!r}>"
 
     async def __aenter__(self) -> S:
+        """Wait until the client asks for its first item, and return the server end.
+
+        Raises ClientClosedError if the client closed before it asked
+        (MIRROR-ACLOSE-UNSTARTED).
+        """
         await self._handoff.server_enter()
         return self._end
 
     async def __aexit__(
         self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
+        """Close the server end: the client's pending or next call learns how the block ended.
+
+        Leaving normally makes it raise StopAsyncIteration (MIRROR-SERVER-RETURN); an exception
+        is raised there and here (MIRROR-SERVER-ERROR); a cancelled server task makes it raise
+        ServerCancelledError (CANCEL-SERVER-TASK). Swallows (returns True) only the
+        GeneratorExit of a client that closed (MIRROR-ACLOSE) and the exception that the
+        client threw, which goes back to its athrow (MIRROR-ATHROW).
+        """
         # Never suspends: a coroutine closed by the garbage collector must
         # still be able to close its server (ABANDON-SERVER).
         return self._handoff.server_exit(exc)
