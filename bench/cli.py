@@ -54,7 +54,8 @@ def _shown(path: Path) -> str:
 def run(
     sizes: Sizes, rounds: int, only: str | None, output: Path
 ) -> tuple[report.Results, dict[str, float], list[str], list[str]]:
-    """Run the rounds and write ``results.md`` (and ``results.png``, with matplotlib) into ``output``."""
+    """Run the rounds and write ``results.md``, the raw ``results.json`` (and ``results.png``, with
+    matplotlib) into ``output``."""
     notes: list[str] = []
     modules = runner.optional_modules(notes)
     found, loops = runner.available_contenders(modules)
@@ -81,15 +82,14 @@ def run(
         "pair is set up (both tasks started, the server block entered) until the last task ends; "
         "the collector is off while it runs. Ratios (÷ columns) divide a row's minimum by the "
         "reference's minimum on the same loop (trio's rows: by the reference on each loop); "
-        "below 1 is faster than the reference. Each round's numbers are in `raw/` next to this file "
-        "(not committed).",
+        "below 1 is faster than the reference. Each round's time per item, for every case, and the "
+        "memory per idle channel are in `results.json` next to this file, from which the table and "
+        "the plot can be rechecked.",
     ]
     output.mkdir(parents=True, exist_ok=True)
-    raw = output / "raw"
-    raw.mkdir(exist_ok=True)
     per_round = {case.label: case.per_item for case in results.cases}
-    (raw / "per_item_seconds.json").write_text(
-        json.dumps({"idle_bytes": idle, "per_round": per_round}, indent=1)
+    (output / "results.json").write_text(
+        json.dumps({"idle_bytes": idle, "per_item_seconds_per_round": per_round}, indent=1) + "\n"
     )
     (output / "results.md").write_text(report.markdown(results, idle, loops, notes, preamble))
     try:

@@ -297,7 +297,10 @@ def plot(results: Results, idle: dict[str, float], loops: list[str], path: Path)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 3, figsize=(18, 10), constrained_layout=True)
+    # One panel per row, each as wide as the page it is shown on: at the docs' width
+    # (about 740 px) the labels keep a legible size.
+    figure, column = plt.subplots(6, 1, figsize=(9, 30), constrained_layout=True)
+    axes = [column[:3], column[3:]]
 
     def bars(axis: Any, workload: str, title: str) -> None:
         cases = [case for case in results.cases if case.workload == workload]
@@ -310,7 +313,7 @@ def plot(results: Results, idle: dict[str, float], loops: list[str], path: Path)
         axis.set_xscale("log")
         axis.set_title(title)
         axis.set_xlabel("µs, minimum over rounds (log scale)")
-        axis.tick_params(axis="y", labelsize=7)
+        axis.tick_params(axis="y", labelsize=9)
 
     def lines(
         axis: Any, workload: str, title: str, xlabel: str, keep: Callable[[Case], bool] = lambda _: True
@@ -340,7 +343,7 @@ def plot(results: Results, idle: dict[str, float], loops: list[str], path: Path)
         axis.set_title(title)
         axis.set_xlabel(xlabel)
         axis.set_ylabel("µs per item, minimum")
-        axis.legend(fontsize=6)
+        axis.legend(fontsize=8)
 
     bars(axes[0][0], SIMPLEX, "simplex (µs per item)")
     bars(axes[0][1], DUPLEX, "duplex ping-pong (µs per round trip)")
@@ -351,8 +354,8 @@ def plot(results: Results, idle: dict[str, float], loops: list[str], path: Path)
     memory_axis.barh(list(idle), list(idle.values()), color="tab:gray")
     memory_axis.invert_yaxis()
     memory_axis.set_title("memory per idle channel (bytes)")
-    memory_axis.tick_params(axis="y", labelsize=7)
-    figure.savefig(path, dpi=80)
+    memory_axis.tick_params(axis="y", labelsize=9)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
