@@ -551,6 +551,14 @@ def check_relation(module: Any, protocol: Protocol, config: Any) -> list[tuple[s
                             f"a call raises {raised}, which {', '.join(clauses)} does not state",
                         )
                     )
+        if getattr(t, "guard", "").startswith(getattr(module, "UNDECIDED", "\0")):
+            problems.append(
+                (
+                    "VARIABLES",
+                    f"transition {number} ({t.source} --{t.event}--> {t.target}): no guard over VARIABLES "
+                    "tells it apart from the other rows of its state and event: name what decides it",
+                )
+            )
         text = " ".join(str(getattr(t, f, "")) for f in ("event", "guard", "outcome", "gets"))
         for name in sorted(n for n in chosen if isinstance(n, str) and re.search(rf"\b{n}\b", text)):
             problems.append(
@@ -608,12 +616,28 @@ def on_env_purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
 def on_env_merge_info(app: Sphinx, env: BuildEnvironment, docnames: Any, other: BuildEnvironment) -> None:
     _users(env).update(getattr(other, "protocol_users", set()))
     _hosts(env).update(getattr(other, "protocol_hosts", {}))
+    _diagrams(env).update(getattr(other, "protocol_diagrams", {}))
 
 
 def _users(env: BuildEnvironment) -> set[str]:
     if not hasattr(env, "protocol_users"):
         env.protocol_users = set()  # type: ignore[attr-defined]
     return env.protocol_users  # type: ignore[attr-defined,no-any-return]
+
+
+def _diagrams(env: BuildEnvironment) -> dict[str, str]:
+    """The full-size SVG of each diagram view, by file name."""
+    if not hasattr(env, "protocol_diagrams"):
+        env.protocol_diagrams = {}  # type: ignore[attr-defined]
+    return env.protocol_diagrams  # type: ignore[attr-defined,no-any-return]
+
+
+def on_build_finished(app: Sphinx, exception: Exception | None) -> None:
+    if exception is None and app.builder.format == "html":
+        images = Path(app.outdir) / "_images"
+        images.mkdir(parents=True, exist_ok=True)
+        for filename, svg in _diagrams(app.env).items():
+            (images / filename).write_text(svg, encoding="utf-8")
 
 
 def _hosts(env: BuildEnvironment) -> dict[str, str]:
@@ -861,15 +885,17 @@ class DiagramDirective(_ProtocolDirective):
                 f"no diagram view {view!r}; views: {', '.join(views)}", location=self.get_location()
             )
             return []
+        suffix = self.config.html_file_suffix or ".html"
+        here = Path(self.env.docname).name + suffix
         try:
-            svg = render_dot(dot_source(protocol.states, protocol.transitions, views[view]))
+            svg = render_dot(dot_source(protocol.states, protocol.transitions, views[view], here))
         except RuntimeError as exc:
             logger.warning(str(exc), location=self.get_location())
             return []
         filename = f"protocol-{view}.svg"
-        images = Path(self.env.app.outdir) / "_images"
-        images.mkdir(parents=True, exist_ok=True)
-        (images / filename).write_text(svg, encoding="utf-8")
+        # The full-size picture, written to _images/ when the build ends: its
+        # links go back up to this page.
+        _diagrams(self.env)[filename] = svg.replace(f'href="{here}#', f'href="../{self.env.docname}{suffix}#')
         up = "../" * self.env.docname.count("/")
         inline = svg[svg.index("<svg") :]
         html = (
@@ -1013,8 +1039,11 @@ def _dot_id(name: str) -> str:
     return '"' + name.replace('"', r"\"") + '"'
 
 
-def dot_source(states: dict[str, str], transitions: list[Any], arcs: list[Any]) -> str:
-    """A dot graph of ``arcs``: one edge per (source, target), one label line per event."""
+def dot_source(states: dict[str, str], transitions: list[Any], arcs: list[Any], page: str) -> str:
+    """A dot graph of ``arcs``: one edge per (source, target), one label line per event.
+
+    Each state links to its row of the states table on ``page``.
+    """
     loops = defaultdict(int)
     for t in transitions:
         if t.source == t.target:
@@ -1039,7 +1068,7 @@ def dot_source(states: dict[str, str], transitions: list[Any], arcs: list[Any]) 
         note = f"\\n{loops[state]} events keep it" if loops[state] else ""
         lines.append(
             f"  {_dot_id(state)} [label={_dot_id(state + note)}, "
-            f'URL="#state-{nodes.make_id(state)}", target="_top"'
+            f'URL="{page}#state-{nodes.make_id(state)}", target="_top"'
             + (', fillcolor="#f6eee6", color="#92603b"' if ending else "")
             + "];"
         )
@@ -1108,5 +1137,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-purge-doc", on_env_purge_doc)
     app.connect("env-merge-info", on_env_merge_info)
     app.connect("doctree-resolved", on_doctree_resolved)
+    app.connect("build-finished", on_build_finished)
     app.connect("autodoc-process-docstring", on_autodoc_process_docstring)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
