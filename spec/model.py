@@ -13,7 +13,10 @@ message sent while the peer has a pending call is delivered into it; one
 sent while the peer has none is offered, and the sender waits for a taker.
 Each end also has a lifecycle. :data:`STATES` names the phases that these
 fields make; :data:`TRANSITIONS` is the table of every (phase, event) the
-model can take, derived by exploring it, with the clause of each.
+model can take, derived by exploring it from a new channel until no new state
+appears (a fixpoint), with the clause of each, what the calls get, and the
+guard over :data:`VARIABLES` that selects it; :data:`EVENTS` says what each
+event label means.
 
 Values in events: items and replies are ints, an exception is named by its
 class name (the harness maps ``"Boom"`` to its own exception class).
