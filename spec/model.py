@@ -655,16 +655,15 @@ class ChannelModel:
         self.server_life = "closed"
         self.server_held.clear()
         self.server_offer = None
+        clause = {
+            "StopAsyncIteration": "MIRROR-SERVER-RETURN",
+            "ServerCancelledError": "CANCEL-SERVER-TASK",
+        }.get(outcome, "MIRROR-SERVER-ERROR")
         if self.client_life == "closed":
-            self.cite("MIRROR-SERVER-RETURN", "the server ends after the client closed")
+            self.cite(clause, "the block ends after the client closed: nothing reaches the client")
             return
         self.outcome = outcome
-        self.cite(
-            {"StopAsyncIteration": "MIRROR-SERVER-RETURN", "ServerCancelledError": "CANCEL-SERVER-TASK"}.get(
-                outcome, "MIRROR-SERVER-ERROR"
-            ),
-            f"the client's pending or next call raises {outcome}",
-        )
+        self.cite(clause, f"the client's pending or next call raises {outcome}")
         client = self.client_call
         if client is not None and not self.client_held:
             self.client_call = None
