@@ -35,7 +35,12 @@ The handoff protocol, in brief:
   Each end counts its delivered messages in ``delivered``, so a sender can
   always tell whether a cancelled call delivered its value.
 
-Standard library only; Python 3.10+; asyncio and uvloop.
+Standard library only; Python 3.10+; asyncio, uvloop and trio, and anyio on
+either backend. A channel binds itself to the event loop (or the ``trio.run``)
+of its first call; trio is imported only by a channel used inside ``trio.run``.
+On trio, a cancelled call raises ``trio.Cancelled`` wherever asyncio raises
+CancelledError above, and the race of CANCEL-RECEIVE-RACE cannot happen: a
+call that was handed a message can no longer be cancelled.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ import asyncio
 import sys
 import warnings
 from asyncio import get_running_loop
-from collections.abc import AsyncGenerator, Coroutine, Iterable
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterable
+from contextlib import suppress
 from itertools import islice
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, overload
@@ -188,7 +194,7 @@ class _Side:
         # The future that the end's pending call awaits, or None. An end
         # has a call running exactly when it has a waiter: calls that do
         # not wait finish before any other task can see them.
-        self.waiter: asyncio.Future[Any] | None = None
+        self.waiter: asyncio.Future[Any] | _TrioWaiter | None = None
         # How many more messages the pending call accepts: read only while
         # the end has a waiter, and set by every wait. The first message is
         # the waiter's result; the rest of a batch, and messages kept for
@@ -209,13 +215,158 @@ def _wake(side: _Side) -> None:
         waiter.set_result(_NOTHING)
 
 
-def _received(side: _Side, waiter: asyncio.Future[Any]) -> None:
+def _received(side: _Side, waiter: asyncio.Future[Any] | _TrioWaiter) -> None:
     """Keep a message delivered to a call whose task was cancelled before it
     resumed (CANCEL-RECEIVE-RACE): the end's next call returns it."""
     if waiter.done() and not waiter.cancelled() and (message := waiter.result()) is not _NOTHING:
         # A call waits only with an empty inbox, and a message that is the
         # waiter's result is the only one delivered to it.
         side.inbox.append(message)
+
+
+# --------------------------------------------------------------------------
+# The trio backend, bound on first use inside trio.run
+# --------------------------------------------------------------------------
+
+# What ends a server's task or coroutine before its block ends: a
+# cancellation (asyncio's, and trio's once a channel ran on trio) or a close.
+_interruptions: tuple[type[BaseException], ...] = (GeneratorExit, asyncio.CancelledError)
+# trio's low-level functions, looked up once (by _bind_trio) for the handoff.
+_trio_runs: Any = None  # the trio.lowlevel.RunVar holding each run's _TrioRun
+_current_task: Any = None
+_current_trio_token: Any = None
+_reschedule: Any = None
+_wait_task_rescheduled: Any = None
+_Value: Any = None
+_abort_succeeded: Any = None
+
+_PENDING: Any = object()  # a _TrioWaiter's message until it has one
+_CANCELLED: Any = object()  # ... or once its task's wait was aborted
+
+
+class _TrioWaiter:
+    """What a pending call waits on under trio: the part of an asyncio.Future
+    that the handoff uses, built on trio's wait_task_rescheduled/reschedule.
+
+    A cancellation that arrives before the message aborts the wait (the
+    waiter is then cancelled); once the message is there, the task is
+    rescheduled with it and can no longer be cancelled at this point: the
+    race of CANCEL-RECEIVE-RACE cannot happen on trio.
+    """
+
+    __slots__ = ("message", "task")
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+        self.message: Any = _PENDING
+
+    def done(self) -> bool:
+        return self.message is not _PENDING
+
+    def cancelled(self) -> bool:
+        return self.message is _CANCELLED
+
+    def result(self) -> Any:  # pragma: no cover - a KeyboardInterrupt right after a wake
+        # Only a KeyboardInterrupt, which trio raises where it lands, can end
+        # a call whose wait was handed a message: the end keeps the message.
+        return self.message
+
+    def set_result(self, message: Any) -> None:
+        self.message = message
+        _reschedule(self.task, _Value(message))
+
+    def abort(self, raise_cancel: object) -> Any:
+        self.message = _CANCELLED
+        return _abort_succeeded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return _wait_task_rescheduled(self.abort).__await__()  # type: ignore[no-any-return]
+
+
+class _TrioRun:
+    """The trio.run that a channel is bound to: the part of an asyncio event
+    loop that the handoff uses. There is one per run (a trio RunVar), so a
+    channel bound to one run is refused by another (MISUSE-WRONG-LOOP)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: Any) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return f"<trio run {id(self):#x}>"
+
+    @staticmethod
+    def create_future() -> _TrioWaiter:
+        # The task that creates a waiter is the one that awaits it, at once.
+        return _TrioWaiter(_current_task())
+
+    def call_soon_threadsafe(self, callback: Callable[[], object]) -> None:
+        # Thread-safe, and safe from a finalizer; a finished run raises
+        # trio.RunFinishedError, a RuntimeError, as a closed loop does.
+        self.token.run_sync_soon(callback)
+
+
+def _bind_trio() -> Any:
+    """Look up what the trio backend uses, once: trio is running, so imported."""
+    global _interruptions, _trio_runs, _current_task, _reschedule, _wait_task_rescheduled
+    global _current_trio_token, _Value, _abort_succeeded
+    import outcome
+    import trio
+
+    _interruptions = (GeneratorExit, asyncio.CancelledError, trio.Cancelled)
+    lowlevel = trio.lowlevel
+    _current_task, _reschedule = lowlevel.current_task, lowlevel.reschedule
+    _current_trio_token = lowlevel.current_trio_token
+    _wait_task_rescheduled, _abort_succeeded = lowlevel.wait_task_rescheduled, lowlevel.Abort.SUCCEEDED
+    _Value = outcome.Value
+    _trio_runs = lowlevel.RunVar[_TrioRun]("channels")
+    return _trio_runs
+
+
+def _outside_any_loop() -> RuntimeError:
+    return RuntimeError(
+        "no running event loop: use a channel inside an asyncio (or uvloop) event loop or trio.run"
+    )
+
+
+def _running_trio() -> _TrioRun:
+    """The trio run of the calling task, when no asyncio event loop runs it."""
+    runs = _trio_runs
+    if runs is None:
+        if "trio" not in sys.modules:
+            raise _outside_any_loop()
+        runs = _bind_trio()
+    try:
+        run: _TrioRun | None = runs.get(None)
+    except RuntimeError:
+        raise _outside_any_loop() from None
+    if run is None:
+        run = _TrioRun(_current_trio_token())
+        runs.set(run)
+    return run
+
+
+if sys.version_info >= (3, 11):
+
+    def _exception_group_type() -> type[BaseException] | None:
+        return BaseExceptionGroup  # noqa: F821 (ruff targets 3.10)
+
+else:  # pragma: no cover - measured on 3.11
+
+    def _exception_group_type() -> type[BaseException] | None:
+        """The backport's BaseExceptionGroup if it is in use: without it, no
+        exception group can have been raised."""
+        backport: Any = sys.modules.get("exceptiongroup")
+        return None if backport is None else backport.BaseExceptionGroup
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | _TrioRun:
+    """The asyncio event loop, or the trio run, of the calling task."""
+    try:
+        return get_running_loop()
+    except RuntimeError:
+        return _running_trio()
 
 
 class _Handoff:
@@ -238,7 +389,8 @@ class _Handoff:
     )
 
     def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
+        # The asyncio event loop, or the _TrioRun, of the channel's first call.
+        self.loop: asyncio.AbstractEventLoop | _TrioRun | None = None
         self.client = _Side(owed=False)
         # The server's first call receives the client's first request.
         self.server = _Side(owed=True)
@@ -270,13 +422,13 @@ class _Handoff:
                 f"{method}(): the {role} end is already running a call in another "
                 f"task; an end serves one task at a time, as an async generator does"
             )
-        loop = get_running_loop()
+        loop = _running_loop()
         if self.loop is None:
             self.loop = loop
         elif self.loop is not loop:
             raise WrongEventLoopError(
                 f"{method}(): this channel is bound to event loop {self.loop!r}, "
-                f"not to the running one; create the channel in the loop that uses it"
+                f"not to the running one; create the channel in the loop (or trio.run) that uses it"
             )
 
     def take_offer(self, receiver: _Side, sender: _Side) -> Any:
@@ -325,7 +477,10 @@ class _Handoff:
                 "can't send non-None value to a just-started channel client: as with an async "
                 "generator, its first call must be anext() or asend(None)"
             )
-        loop = get_running_loop()
+        try:
+            loop: asyncio.AbstractEventLoop | _TrioRun = get_running_loop()
+        except RuntimeError:
+            loop = _running_trio()
         if loop is not self.loop or client.waiter is not None:
             self.begin(client, "client", method)
         if self.client_state == "closed":
@@ -468,7 +623,7 @@ class _Handoff:
                 if await self.wait(server, 1) is not _NOTHING:
                     break
             self.server_state = "open"
-        except (asyncio.CancelledError, GeneratorExit) as exc:
+        except _interruptions as exc:
             self.finish_server(self.cancelled(exc))
             raise
 
@@ -502,7 +657,10 @@ class _Handoff:
         The whole call is this one coroutine: the handoff is on the hot path.
         """
         server = self.server
-        loop = get_running_loop()
+        try:
+            loop: asyncio.AbstractEventLoop | _TrioRun = get_running_loop()
+        except RuntimeError:
+            loop = _running_trio()
         if loop is not self.loop or server.waiter is not None:
             self.begin(server, "server", method)
         if self.server_state != "open":
@@ -631,6 +789,27 @@ class _Handoff:
             # The reader's next request is the reply, received as anext(server) would.
             await self.server_call(None, "write_items")
 
+    def ungrouped(self, exc: BaseException) -> BaseException:
+        """The exception that ``exc`` stands for at the block's exit (GROUP-EXIT).
+
+        A TaskGroup or nursery in the block wraps the GeneratorExit of the
+        client's close, or the exception the client threw, in an exception
+        group: a group whose leaves are all that one exception means it.
+        """
+        group_type = _exception_group_type()
+        if group_type is None or not isinstance(exc, group_type):
+            return exc
+        leaves: list[BaseException] = []
+        groups: list[Any] = [exc]
+        while groups:
+            for inner in groups.pop().exceptions:
+                (groups if isinstance(inner, group_type) else leaves).append(inner)
+        if self.client_state == "closed" and all(isinstance(leaf, GeneratorExit) for leaf in leaves):
+            return leaves[0]
+        if all(leaf is self.thrown for leaf in leaves):
+            return leaves[0]
+        return exc
+
     def finish_server(self, outcome: Any) -> None:
         self.server_state = "closed"
         self.server.inbox.clear()
@@ -650,7 +829,7 @@ class _Handoff:
     def cancelled(self, exc: BaseException) -> ServerCancelledError:
         error = ServerCancelledError(
             "the server was cancelled before it ended the channel"
-            if isinstance(exc, asyncio.CancelledError)
+            if not isinstance(exc, GeneratorExit)
             else "the server's coroutine was closed before it ended the channel"
         )
         error.__cause__ = exc
@@ -659,6 +838,8 @@ class _Handoff:
     def server_exit(self, exc: BaseException | None) -> bool:
         """Close the server when its block ends; True to swallow ``exc``."""
         swallow = False
+        if exc is not None:
+            exc = self.ungrouped(exc)
         if exc is None:
             outcome = _END
         elif isinstance(exc, GeneratorExit) and self.client_state == "closed":
@@ -667,7 +848,7 @@ class _Handoff:
         elif exc is self.thrown:
             # The client's own exception goes back to the client's athrow().
             outcome, swallow = exc, True
-        elif isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        elif isinstance(exc, _interruptions):
             outcome = self.cancelled(exc)
         elif isinstance(exc, StopAsyncIteration):
             outcome = RuntimeError(
@@ -777,10 +958,13 @@ class ClientEnd(AsyncGenerator[T, U]):
         loop = handoff.loop
         if loop is None:
             handoff.close_client()
-        elif not loop.is_closed():
-            # A finalizer may run in the middle of the handoff's own code:
-            # close from the event loop instead (ABANDON-CLIENT-GC).
-            loop.call_soon_threadsafe(handoff.close_client)
+        else:
+            # A finalizer may run in the middle of the handoff's own code, or
+            # in another thread: close from the channel's loop or trio run
+            # instead (ABANDON-CLIENT-GC). Once that is over (RuntimeError),
+            # nobody is left to wake.
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(handoff.close_client)
 
 
 class ServerEnd(AsyncGenerator[U, T]):

@@ -162,6 +162,19 @@ _CLAUSES = [
         "The warning is the only trace of a forgotten await; it must point at the user's call.",
     ),
     Clause(
+        "GROUP-EXIT",
+        "Mirror of PEP 525",
+        "A TaskGroup or nursery in the block",
+        "An exception group (a TaskGroup's, a nursery's, an anyio task group's) that leaves the "
+        "server block with every leaf the GeneratorExit of the client's close means that "
+        "GeneratorExit: the block ends quietly. One whose every leaf is the exception the client "
+        "threw means that exception: the client's athrow raises it and the server's task does not. "
+        "Any other group is the block's own exception (MIRROR-SERVER-ERROR).",
+        "A producer that needs a task group or a timeout around its sends is the reason to use a "
+        "channel rather than an async generator (PEP 789); its group wraps the close it was told "
+        "of, which is not a failure of the producer.",
+    ),
+    Clause(
         "SERVER-BLOCK-ENTER",
         "Mirror of PEP 525",
         "Entering waits for the first request",
@@ -176,7 +189,9 @@ _CLAUSES = [
         "A cancelled call withdraws an offer nobody took",
         "A call cancelled while its value was offered and not yet taken raises CancelledError at "
         "once and withdraws the value: it is never delivered, and the end may send again.",
-        "Nothing is lost or duplicated: the sender keeps the value and knows it was not delivered.",
+        "Nothing is lost or duplicated: the sender keeps the value and knows it was not delivered. "
+        "On trio, CancelledError here and below is trio.Cancelled, raised when the call's cancel "
+        "scope is cancelled (TRIO-CANCELLATION).",
     ),
     Clause(
         "CANCEL-SEND-TAKEN",
@@ -194,9 +209,11 @@ _CLAUSES = [
         "Delivered, then cancelled before resuming",
         "When a message is delivered to a call whose task is cancelled before it resumes (the "
         "done-future-then-cancel race), the call raises CancelledError and the end's next call "
-        "returns the message: it is neither lost nor duplicated.",
+        "returns the message: it is neither lost nor duplicated. On trio the race cannot happen: "
+        "a call handed a message returns it, even if its cancel scope is cancelled before it resumes.",
         "asyncio lets a task be cancelled after its future got a result; the message already "
-        "belongs to that end, so it waits there for the end's next call.",
+        "belongs to that end, so it waits there for the end's next call. trio's abort protocol "
+        "cancels a wait only before the task is rescheduled with its message.",
     ),
     Clause(
         "CANCEL-REQUEST-UNTAKEN",
@@ -223,7 +240,8 @@ _CLAUSES = [
         "When the server's task is cancelled (its block exits with CancelledError, or entering "
         "it is cancelled), the client's pending or next call raises ServerCancelledError, never a "
         "bare CancelledError; the server's task is cancelled as asked.",
-        "A bare CancelledError in the client would read as the client's own cancellation.",
+        "A bare CancelledError in the client would read as the client's own cancellation. On trio "
+        "the cause is the server's trio.Cancelled, which its cancel scope then catches as usual.",
     ),
     Clause(
         "CANCEL-LEAVES-USABLE",
@@ -231,6 +249,29 @@ _CLAUSES = [
         "A cancelled call leaves the channel usable",
         "After any cancelled call, both ends go on working by the clauses above.",
         "Timeouts are routine; a channel that broke on one would force every user to rebuild it.",
+    ),
+    Clause(
+        "TRIO-CANCELLATION",
+        "Cancellation",
+        "Cancellation on trio",
+        "On trio (and anyio on trio) a call is cancelled by its cancel scope and raises "
+        "trio.Cancelled wherever the clauses say CancelledError, with the same outcome for its "
+        "message; as scopes are level-triggered, a call in a scope already cancelled sends (or "
+        "offers) its message as usual, and its wait raises at once. A server's trio.Cancelled is a "
+        "cancellation for CANCEL-SERVER-TASK.",
+        "The clauses are about what happens to the messages, not about how a backend delivers "
+        "cancellation; trio's level-triggered scopes need no special case.",
+    ),
+    Clause(
+        "TRIO-CHECKPOINT",
+        "Cancellation",
+        "A call is a checkpoint when it waits",
+        "On trio, a channel call is a checkpoint exactly when it waits for the peer; a call that "
+        "completes without waiting (an asend into a read_items batch with room, a receive of a "
+        "message already there, aclose) neither checks for cancellation nor yields, as on asyncio.",
+        "The channel mirrors an async generator, whose asend is a schedule point only when its body "
+        "awaits; an extra checkpoint would cost every handoff and cancel calls that lose nothing by "
+        "completing. Every handoff waits for the peer, so no loop of channel calls starves the run.",
     ),
     # -- nothing hangs ------------------------------------------------------
     Clause(
@@ -241,7 +282,9 @@ _CLAUSES = [
         "`async for` and dropped it) is closed soon after, as aclose() would: the producer's "
         "pending call raises GeneratorExit and its block ends quietly.",
         "Native async generators are finalized the same way; a consumer that walks away must "
-        "never strand its producer.",
+        "never strand its producer. On trio the close is scheduled through the run's TrioToken, "
+        "so it runs in that run whatever thread collects the client; once the loop or the run is "
+        "over, nothing is left to close and nothing is logged.",
     ),
     Clause(
         "ABANDON-SERVER",
@@ -310,8 +353,9 @@ _CLAUSES = [
         "Misuse fails loudly",
         "One event loop per channel",
         "A channel is bound to the event loop of its first call; a call from another loop raises "
-        "WrongEventLoopError.",
-        "Futures of one loop cannot be awaited from another.",
+        "WrongEventLoopError. On trio, the channel is bound to the trio.run of its first call: a "
+        "call from another trio.run, or between trio and asyncio either way, raises it too.",
+        "Futures of one loop cannot be awaited from another; a trio task waits only in its own run.",
     ),
     Clause(
         "MISUSE-EXIT-WHILE-DELEGATED",
@@ -377,6 +421,17 @@ _CLAUSES = [
         "One wake-up per batch on each side is what makes bulk transfer fast.",
     ),
     # -- outside the model --------------------------------------------------
+    Clause(
+        "BACKENDS",
+        "Examples",
+        "asyncio, uvloop, trio and anyio",
+        "A channel runs on asyncio, uvloop and trio, and through anyio on either backend, by the "
+        "same clauses (where a backend differs, the clause says so). trio is imported only when a "
+        "channel is used inside trio.run: a program on asyncio never imports it. A call outside "
+        "any of them raises RuntimeError.",
+        "The producers that need a channel most, those with a nursery or a cancel scope around "
+        "their sends, are trio's and anyio's; asyncio users pay for none of it.",
+    ),
     Clause(
         "SEED-EXAMPLES",
         "Examples",
