@@ -81,7 +81,8 @@ def run(
         "Each cell is the minimum / median over the rounds. The clock runs from the moment every "
         "pair is set up (both tasks started, the server block entered) until the last task ends; "
         "the collector is off while it runs. Ratios (÷ columns) divide a row's minimum by the "
-        "reference's minimum on the same loop (trio's rows: by the reference on each loop); "
+        "reference's minimum on the same loop (trio's rows: by the reference on each loop, and by "
+        "Channel on trio); "
         "below 1 is faster than the reference. Each round's time per item, for every case, and the "
         "memory per idle channel are in `results.json` next to this file, from which the table and "
         "the plot can be rechecked.",
@@ -102,7 +103,7 @@ def run(
 def print_summary(
     results: report.Results, idle: dict[str, float], loops: list[str], notes: list[str]
 ) -> None:
-    for loop in (loop for loop in report.HANDOFF_LOOPS if loop in loops):
+    for loop in (loop for loop in report.CHANNEL_LOOPS if loop in loops):
         ratio = report.control(results, loop)
         if ratio is not None:
             trusted = abs(ratio[0] - 1) <= report.CONTROL_TOLERANCE

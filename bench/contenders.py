@@ -25,6 +25,7 @@ GUARDED = "two futures behind ends, with the checks"
 ASYNC_GENERATOR = "async generator (one task)"
 QUEUE = "asyncio.Queue(1)"
 TRIO = "trio memory channel(0)"
+TRIO_FLOOR = "two trio reschedules (floor)"
 ANYIO = "anyio memory stream(0)"
 SAV = "sav.channels 0.4 Channel"
 SAV_STREAM = "sav.channels 0.4 StreamChannel read_items(k)"
@@ -194,6 +195,14 @@ def channel(
         stream=stream,
         lifecycle=lifecycle,
         pairs=True,
+    )
+
+
+def channel_on_trio(module: ModuleType, name: str) -> Contender:
+    """The same pairs on trio (the lifecycle workload starts its tasks the asyncio way)."""
+    whole = channel(module, name)
+    return Contender(
+        name, ("trio",), simplex=whole.simplex, duplex=whole.duplex, delegation=whole.delegation, pairs=True
     )
 
 
@@ -554,6 +563,108 @@ def queue() -> Contender:
     return Contender(
         QUEUE, ("asyncio", "uvloop"), simplex=simplex, duplex=duplex, lifecycle=lifecycle, pairs=True
     )
+
+
+# -- trio's floor: two reschedules per item ---------------------------------
+
+
+class _TrioLink:
+    """trio's handoff floor: each side hands the other a value with
+    ``reschedule`` and waits with ``wait_task_rescheduled``, two per item,
+    as the two-futures floor does on asyncio. Its waits cannot be cancelled
+    and it checks nothing."""
+
+    __slots__ = ("consumer", "lowlevel", "producer", "value")
+
+    def __init__(self, trio: ModuleType, value: type[Any]) -> None:
+        self.lowlevel = trio.lowlevel
+        self.value = value
+        self.producer: Any = None
+        self.consumer: Any = None
+
+    @staticmethod
+    def refuse_abort(raise_cancel: Any) -> Any:
+        import trio
+
+        return trio.lowlevel.Abort.FAILED
+
+    async def first_request(self) -> None:
+        """Wait for the consumer's first request, unless it came first."""
+        if self.consumer is None:
+            self.producer = self.lowlevel.current_task()
+            await self.lowlevel.wait_task_rescheduled(self.refuse_abort)
+
+    async def first_receive(self) -> Any:
+        """Send the first request (to the producer if it waits for it); return the first item."""
+        lowlevel = self.lowlevel
+        self.consumer = lowlevel.current_task()
+        if self.producer is not None:
+            lowlevel.reschedule(self.producer, self.value(None))
+        return await lowlevel.wait_task_rescheduled(self.refuse_abort)
+
+    async def asend(self, item: Any) -> Any:
+        """Answer the pending request with ``item``; return the next request."""
+        lowlevel = self.lowlevel
+        self.producer = lowlevel.current_task()
+        lowlevel.reschedule(self.consumer, self.value(item))
+        return await lowlevel.wait_task_rescheduled(self.refuse_abort)
+
+    def close(self) -> None:
+        self.lowlevel.reschedule(self.consumer, self.value(None))
+
+    async def receive(self, request: Any) -> Any:
+        """Send ``request``; return the producer's item (None at the end)."""
+        lowlevel = self.lowlevel
+        self.consumer = lowlevel.current_task()
+        lowlevel.reschedule(self.producer, self.value(request))
+        return await lowlevel.wait_task_rescheduled(self.refuse_abort)
+
+
+def trio_floor(trio: ModuleType) -> Contender:
+    from outcome import Value
+
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        return delegation(gate, 1, items)
+
+    def delegation(gate: Gate, depth: int, items: int) -> list[Side]:
+        link = _TrioLink(trio, Value)
+
+        async def produce() -> None:
+            await link.first_request()
+            await gate.wait()
+            await _nested(depth, link.asend, items)
+            link.close()
+
+        async def consume() -> None:
+            received = 0
+            item = await link.first_receive()
+            while item is not None:
+                received += item
+                item = await link.receive(None)
+            gate.expect(received, total(items))
+
+        return [produce, consume]
+
+    def duplex(gate: Gate, rounds: int) -> list[Side]:
+        link = _TrioLink(trio, Value)
+
+        async def serve() -> None:
+            value = 0
+            await link.first_request()
+            await gate.wait()
+            for _ in range(rounds):
+                value = await link.asend(value + 1)
+            link.close()
+            gate.expect(value, rounds)
+
+        async def echo() -> None:
+            value = await link.first_receive()
+            while value is not None:
+                value = await link.receive(value)
+
+        return [serve, echo]
+
+    return Contender(TRIO_FLOOR, ("trio",), simplex=simplex, duplex=duplex, delegation=delegation, pairs=True)
 
 
 # -- trio's and anyio's memory channels (capacity 0) ------------------------

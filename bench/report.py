@@ -13,6 +13,9 @@ from bench import memory
 from bench.runner import DELEGATION, DUPLEX, LIFECYCLE, PAIRS, SIMPLEX, STREAM, WORKLOADS, Case
 
 HANDOFF_LOOPS = ("asyncio", "uvloop")
+# The loops where Channel runs beside its rivals and its own control: trio's
+# rows have their own floor and control.
+CHANNEL_LOOPS = (*HANDOFF_LOOPS, "trio")
 CONTROL_TOLERANCE = 0.02
 
 WORKLOAD_TITLES = {
@@ -32,7 +35,9 @@ WORKLOAD_NOTES = {
     "call must do to them: the consumer iterates an end with `async for`, the producer calls an end's "
     "`asend`, and each call checks the running loop, a call already running on its end, a closed end "
     "and a cancelled peer; they count nothing and keep nothing for later, so they are not a channel. "
-    "trio's channel runs on trio's own loop.",
+    "trio's channel runs on trio's own loop. On trio, the floor is two reschedules per item "
+    "(`wait_task_rescheduled` and `reschedule`, uncancellable and unchecked), as the two futures "
+    "are on asyncio.",
     PAIRS: "With one pair, every handoff pays a whole event-loop iteration (its `select()` call "
     "included); concurrent pairs share the iterations, so every contender, the floor included, is "
     "cheaper per item at 100 pairs than at 1. The diagnostic target divides this out.",
@@ -187,6 +192,26 @@ def targets(results: Results, idle: dict[str, float], loops: list[str]) -> list[
             _spread_over_floor(results, DELEGATION, loop, depths),
             1.10,
         )
+    if "trio" in loops:
+        channel = results.get(SIMPLEX, c.CHANNEL, "trio")
+        floor_ratio = results.ratio(channel, results.get(SIMPLEX, c.TRIO_FLOOR, "trio"))
+        found.append(
+            Target(
+                "simplex: Channel at most 1.15 times trio's floor (two reschedules per item)",
+                "trio",
+                _ratio_figure(floor_ratio, "x"),
+                None if floor_ratio is None else floor_ratio[0] <= 1.15,
+            )
+        )
+        rival_ratio = results.ratio(results.get(SIMPLEX, c.TRIO, "trio"), channel)
+        found.append(
+            Target(
+                "simplex: Channel faster than trio's memory channel(0)",
+                "trio",
+                _ratio_figure(rival_ratio, "x"),
+                None if rival_ratio is None else rival_ratio[0] > 1.0,
+            )
+        )
     channel_bytes, queue_bytes = idle.get(memory.CHANNEL_WITH_ENDS), idle.get(memory.QUEUE)
     if channel_bytes is not None and queue_bytes is not None:
         found.append(
@@ -228,7 +253,7 @@ def _reference(workload: str, param: int | None) -> tuple[str, int | None]:
 def workload_table(results: Results, workload: str, loops: list[str]) -> list[str]:
     reference_name, reference_param = _reference(workload, None)
     header = ["contender", *(f"{loop} µs (min / median)" for loop in loops)]
-    header += [f"÷ {reference_name} on {loop}" for loop in HANDOFF_LOOPS if loop in loops]
+    header += [f"÷ {reference_name} on {loop}" for loop in CHANNEL_LOOPS if loop in loops]
     rows: list[list[str]] = []
     seen: list[tuple[str, int | None]] = []
     for case in results.cases:
@@ -238,11 +263,13 @@ def workload_table(results: Results, workload: str, loops: list[str]) -> list[st
         label = contender if param is None else f"{contender} [{param}]"
         row = [label, *(_microseconds(results.get(workload, contender, loop, param)) for loop in loops)]
         _, reference_param = _reference(workload, param)
-        for reference_loop in (loop for loop in HANDOFF_LOOPS if loop in loops):
+        for reference_loop in (loop for loop in CHANNEL_LOOPS if loop in loops):
             reference = results.get(workload, reference_name, reference_loop, reference_param)
             own = results.get(workload, contender, reference_loop, param) or results.get(
                 workload, contender, "trio", param
             )
+            if reference_loop == "trio" and own is not None and own.loop != "trio":
+                own = None  # the trio column compares trio's rows only
             ratio = results.ratio(own, reference)
             row.append("" if ratio is None else f"{ratio[0]:.2f}")
         rows.append(row)
@@ -259,7 +286,7 @@ def markdown(
         f"1.00 ± {CONTROL_TOLERANCE:.2f} for the ratios below to be trusted."
     )
     lines.append("")
-    for loop in (loop for loop in HANDOFF_LOOPS if loop in loops):
+    for loop in (loop for loop in CHANNEL_LOOPS if loop in loops):
         lines.append(f"- {loop}: {_ratio_figure(control(results, loop))}")
     lines += ["", "## Targets", ""]
     lines += [

@@ -140,7 +140,12 @@ def available_contenders(modules: dict[str, ModuleType | None]) -> tuple[list[Co
     if modules.get("uvloop"):
         loops.append("uvloop")
     if trio := modules.get("trio"):
-        found.append(contenders.trio_channel(trio))
+        found += [
+            contenders.channel_on_trio(channels, contenders.CHANNEL),
+            Contender(copy.name, ("trio",), simplex=copy.simplex),
+            contenders.trio_floor(trio),
+            contenders.trio_channel(trio),
+        ]
         loops.append("trio")
     if anyio := modules.get("anyio"):
         found.append(contenders.anyio_stream(anyio))
