@@ -1,0 +1,294 @@
+"""A prototype: the conformance suite's harness on trio (issue 11, item 3).
+
+:class:`TrioHarness` drives a channel through the model's events as
+:class:`~spec.harness.Harness` does on asyncio, with trio's means: every
+client call runs in a task of its own under its own cancel scope, the server
+block runs in one task that takes its calls from a memory channel, each of
+its calls under a cancel scope of its own, and quiescence is
+``trio.testing.wait_all_tasks_blocked``. One ``trio.run`` lives in a thread
+of its own for a whole run (:class:`TrioLoop`), so that the synchronous
+:class:`~spec.conformance.Conformance` can apply one event at a time:
+``run_until_complete`` hands each step to it with ``trio.from_thread``.
+
+What differs from asyncio, by design of the clauses:
+
+* a cancelled call raises ``trio.Cancelled``; the harness reports it as the
+  model's CancelledError;
+* the ``race`` events are not run: on trio a call that was handed a message
+  returns it (CANCEL-RECEIVE-RACE cannot happen), which the model, written
+  for asyncio, does not predict (:data:`TRIO_EVENTS` leaves them out).
+
+Not done yet: the Hypothesis state machine and the oracle on trio; no CI env.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+import threading
+from collections.abc import Awaitable, Iterator
+from types import ModuleType
+from typing import Any
+
+import trio
+import trio.testing
+
+from .conformance import Conformance
+from .harness import Hang, Observed, _client_method, _server_method
+from .model import Event, sequences
+
+# How long a step may take to reach quiescence before it counts as a hang:
+# wait_all_tasks_blocked never returns while a task spins.
+STEP_TIMEOUT = 5.0
+
+
+class TrioLoop:
+    """One trio.run in a thread of its own, taking awaitables one at a time.
+
+    It stands in for the asyncio event loop that Conformance drives:
+    ``run_until_complete(awaitable)`` runs it in the trio thread and returns
+    its result; ``close()`` ends the run.
+    """
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.token: trio.lowlevel.TrioToken | None = None
+        self.nursery: trio.Nursery | None = None
+        self.stop: trio.Event | None = None
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="trio-harness", daemon=True)
+        self.thread.start()
+        self.started.wait()
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.token = trio.lowlevel.current_trio_token()
+            self.stop = trio.Event()
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                self.started.set()
+                await self.stop.wait()
+                nursery.cancel_scope.cancel()
+
+        try:
+            trio.run(main)
+        except BaseException as exc:  # reported by close()
+            self.failure = exc
+            self.started.set()
+
+    def run_until_complete(self, awaitable: Awaitable[Any]) -> Any:
+        async def step() -> Any:
+            return await awaitable
+
+        return trio.from_thread.run(step, trio_token=self.token)
+
+    def close(self) -> None:
+        if self.stop is not None and self.failure is None:
+            trio.from_thread.run_sync(self.stop.set, trio_token=self.token)
+        self.thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+
+class TrioHarness:
+    """The harness's interface (apply, delivered, pending, errors, close) on trio."""
+
+    def __init__(self, module: ModuleType, stream: bool, loop: TrioLoop) -> None:
+        self.module = module
+        self.loop = loop
+        self.channel = module.StreamChannel() if stream else module.Channel()
+        self.client: Any = self.channel.client()
+        self.server: Any = None
+        self.calls = 0
+        self.results: dict[int, Observed] = {}
+        self.scopes: dict[int, trio.CancelScope] = {}  # each pending call's own scope
+        self.server_scope = trio.CancelScope()  # the server task's, for kill
+        self.server_started = False
+        self.server_commands_in, self.server_commands = trio.open_memory_channel[tuple[int, Event]](math.inf)
+        self.server_call: int | None = None
+        self.enter_call: int | None = None
+        self.errors: list[dict[str, Any]] = []
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        assert self.loop.nursery is not None
+        return self.loop.nursery
+
+    async def apply(self, event: Event) -> dict[int, Observed]:
+        before = set(self.results)
+        getattr(self, f"_on_{event.kind}")(event)
+        await self.settle()
+        return {call: result for call, result in self.results.items() if call not in before}
+
+    def delivered(self) -> dict[str, int]:
+        counts = {}
+        for end, obj in (("client", self.client), ("server", self.server)):
+            count = getattr(obj, "delivered", None)
+            if isinstance(count, int):
+                counts[end] = count
+        return counts
+
+    def pending(self) -> set[int]:
+        return {call for call in range(1, self.calls + 1) if call not in self.results}
+
+    def new_call(self) -> int:
+        self.calls += 1
+        return self.calls
+
+    # -- events ---------------------------------------------------------------
+
+    def _on_client(self, event: Event) -> None:
+        call = self.new_call()
+        scope = self.scopes[call] = trio.CancelScope()
+        self.nursery.start_soon(self._client_call, call, event, scope)
+
+    async def _client_call(self, call: int, event: Event, scope: trio.CancelScope) -> None:
+        with scope:
+            self.results[call] = await _outcome(_client_method(self.client, event.op, event.arg))
+        self.scopes.pop(call, None)
+
+    def _on_server(self, event: Event) -> None:
+        call = self.new_call()
+        if event.op == "enter":
+            self.enter_call = call
+            self.nursery.start_soon(self._server_main, call)
+            return
+        self.server_commands_in.send_nowait((call, event))
+
+    async def _server_main(self, enter: int) -> None:
+        self.server_call = enter
+        with self.server_scope:
+            try:
+                async with self.channel.server() as server:
+                    self.server = server
+                    self.results[enter] = ("ok", None)
+                    self.server_call = None
+                    async for call, event in self.server_commands:
+                        if event.kind == "exit":
+                            if event.arg:
+                                raise ValueError("the server block raises")
+                            return
+                        self.server_call = call
+                        scope = self.scopes[call] = trio.CancelScope()
+                        with scope:
+                            result = await _outcome(_server_method(server, event.op, event.arg))
+                            self.results[call] = result
+                        self.scopes.pop(call, None)
+                        self.server_call = None
+                        if result[1] is GeneratorExit:
+                            raise GeneratorExit
+            except trio.Cancelled:
+                if enter not in self.results:
+                    self.results[enter] = ("raise", asyncio.CancelledError)
+                raise  # to the server's scope, which catches it
+            except ValueError:
+                pass  # the block's own exception ("exit" with ValueError): the client saw it
+            except Exception as exc:
+                if enter in self.results:
+                    self.errors.append({"message": "leaving the server block failed", "exception": exc})
+                else:
+                    self.results[enter] = ("raise", type(exc))
+            finally:
+                self.server = None
+
+    def _on_cancel(self, event: Event) -> None:
+        if event.end == "client":
+            self.scopes[self._running_client_call()].cancel()
+        elif self.server_call is not None and self.server_call != self.enter_call:
+            self.scopes[self.server_call].cancel()
+        else:
+            self.server_scope.cancel()
+
+    def _on_kill(self, event: Event) -> None:
+        self.server_scope.cancel()
+
+    def _on_exit(self, event: Event) -> None:
+        self.server_commands_in.send_nowait((0, event))
+
+    def _on_abandon(self, event: Event) -> None:
+        self.client = None
+        gc.collect()
+
+    def _on_second(self, event: Event) -> None:
+        call = self.new_call()
+        try:
+            if event.end == "client":
+                self.channel.client()
+            else:
+                self.channel.server()
+        except Exception as exc:
+            self.results[call] = ("raise", type(exc))
+        else:
+            self.results[call] = ("ok", None)
+
+    def _running_client_call(self) -> int:
+        for call in self.scopes:
+            if call not in self.results and call != self.server_call:
+                return call
+        raise AssertionError("no client call is pending")
+
+    # -- quiescence -------------------------------------------------------------
+
+    async def settle(self) -> None:
+        with trio.move_on_after(STEP_TIMEOUT) as timeout:
+            await trio.testing.wait_all_tasks_blocked()
+        if timeout.cancelled_caught:
+            raise Hang(f"no quiescence within {STEP_TIMEOUT} s (trio)")
+
+    async def close(self) -> None:
+        for scope in [*self.scopes.values(), self.server_scope]:
+            scope.cancel()
+        await self.settle()
+
+
+async def _outcome(operation: Any) -> Observed:
+    try:
+        value = await operation
+    except trio.Cancelled:
+        # The model names the cancellation of every backend CancelledError; the
+        # scope that cancelled the call catches it when the call's task leaves it.
+        return ("raise", asyncio.CancelledError)
+    except BaseException as exc:
+        return ("raise", type(exc))
+    return ("ok", value)
+
+
+def trio_sequences(depth: int, stream: bool) -> Iterator[tuple[Event, ...]]:
+    """The model's sequences up to ``depth``, each cut before its first race event, once each."""
+    seen: set[tuple[Event, ...]] = set()
+    for sequence in sequences(depth, stream=stream):
+        kinds = [event.kind for event in sequence]
+        cut = sequence[: kinds.index("race")] if "race" in kinds else sequence
+        if cut and cut not in seen:
+            seen.add(cut)
+            yield cut
+
+
+class TrioConformance(Conformance):
+    """Conformance with the trio harness, on one TrioLoop shared by the runs."""
+
+    def __init__(self, module: ModuleType, stream: bool, impl_name: str, loop: TrioLoop) -> None:
+        def no_loop() -> Any:
+            raise AssertionError("the trio loop is passed in")
+
+        super().__init__(module, no_loop, stream, impl_name, loop=loop)  # type: ignore[arg-type]
+        self.harness = TrioHarness(module, stream, loop)  # type: ignore[assignment]
+
+
+def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> int:
+    """Run every race-free sequence up to ``depth`` on trio; return how many ran."""
+    loop = TrioLoop()
+    count = 0
+    try:
+        for sequence in trio_sequences(depth, stream):
+            run = TrioConformance(module, stream, impl_name, loop)
+            try:
+                for event in sequence:
+                    run.step(event)
+            finally:
+                run.close()
+            count += 1
+    finally:
+        loop.close()
+    return count
