@@ -188,10 +188,10 @@ _CLAUSES = [
         "Cancellation",
         "A cancelled call withdraws an offer nobody took",
         "A call cancelled while its value was offered and not yet taken raises CancelledError at "
-        "once and withdraws the value: it is never delivered, and the end may send again.",
-        "Nothing is lost or duplicated: the sender keeps the value and knows it was not delivered. "
-        "On trio, CancelledError here and below is trio.Cancelled, raised when the call's cancel "
-        "scope is cancelled (TRIO-CANCELLATION).",
+        "once and withdraws the value: it is never delivered, and the end may send again. On trio, "
+        "CancelledError here and below is trio.Cancelled, raised when the call's cancel scope is "
+        "cancelled (TRIO-CANCELLATION).",
+        "Nothing is lost or duplicated: the sender keeps the value and knows it was not delivered.",
     ),
     Clause(
         "CANCEL-SEND-TAKEN",
@@ -239,9 +239,9 @@ _CLAUSES = [
         "A cancelled server",
         "When the server's task is cancelled (its block exits with CancelledError, or entering "
         "it is cancelled), the client's pending or next call raises ServerCancelledError, never a "
-        "bare CancelledError; the server's task is cancelled as asked.",
-        "A bare CancelledError in the client would read as the client's own cancellation. On trio "
-        "the cause is the server's trio.Cancelled, which its cancel scope then catches as usual.",
+        "bare CancelledError; the server's task is cancelled as asked. On trio the cause is the "
+        "server's trio.Cancelled, which its cancel scope then catches as usual.",
+        "A bare CancelledError in the client would read as the client's own cancellation.",
     ),
     Clause(
         "CANCEL-LEAVES-USABLE",
@@ -280,11 +280,11 @@ _CLAUSES = [
         "An abandoned client closes itself",
         "A client end garbage-collected without being closed (a consumer that broke out of "
         "`async for` and dropped it) is closed soon after, as aclose() would: the producer's "
-        "pending call raises GeneratorExit and its block ends quietly.",
+        "pending call raises GeneratorExit and its block ends quietly. On trio the close is "
+        "scheduled through the run's TrioToken, so it runs in that run whatever thread collects "
+        "the client; once the loop or the run is over, nothing is left to close and nothing is logged.",
         "Native async generators are finalized the same way; a consumer that walks away must "
-        "never strand its producer. On trio the close is scheduled through the run's TrioToken, "
-        "so it runs in that run whatever thread collects the client; once the loop or the run is "
-        "over, nothing is left to close and nothing is logged.",
+        "never strand its producer.",
     ),
     Clause(
         "ABANDON-SERVER",
