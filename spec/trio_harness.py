@@ -276,6 +276,28 @@ class TrioConformance(Conformance):
         self.harness = TrioHarness(module, stream, loop)  # type: ignore[assignment]
 
 
+def runs_on_trio(module: ModuleType) -> bool:
+    """Whether one item passes through a channel of ``module`` inside trio.run."""
+
+    async def handoff() -> None:
+        channel = module.Channel()
+
+        async def produce() -> None:
+            async with channel.server() as server:
+                await server.asend(1)
+
+        with trio.fail_after(STEP_TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(produce)
+                assert [item async for item in channel.client()] == [1]
+
+    try:
+        trio.run(handoff)
+    except Exception:
+        return False
+    return True
+
+
 def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> int:
     """Run every race-free sequence up to ``depth`` on trio; return how many ran."""
     loop = TrioLoop()
