@@ -48,7 +48,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import warnings
-from asyncio import get_running_loop
+
+# None outside a running loop, where get_running_loop() raises: the same C
+# call on asyncio's hot path, without an exception to raise and catch on trio's.
+from asyncio import _get_running_loop  # pyright: ignore[reportPrivateUsage]
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterable
 from contextlib import suppress
 from itertools import islice
@@ -363,10 +366,7 @@ else:  # pragma: no cover - measured on 3.11
 
 def _running_loop() -> asyncio.AbstractEventLoop | _TrioRun:
     """The asyncio event loop, or the trio run, of the calling task."""
-    try:
-        return get_running_loop()
-    except RuntimeError:
-        return _running_trio()
+    return _get_running_loop() or _running_trio()
 
 
 class _Handoff:
@@ -477,9 +477,8 @@ class _Handoff:
                 "can't send non-None value to a just-started channel client: as with an async "
                 "generator, its first call must be anext() or asend(None)"
             )
-        try:
-            loop: asyncio.AbstractEventLoop | _TrioRun = get_running_loop()
-        except RuntimeError:
+        loop: asyncio.AbstractEventLoop | _TrioRun | None = _get_running_loop()
+        if loop is None:
             loop = _running_trio()
         if loop is not self.loop or client.waiter is not None:
             self.begin(client, "client", method)
@@ -657,9 +656,8 @@ class _Handoff:
         The whole call is this one coroutine: the handoff is on the hot path.
         """
         server = self.server
-        try:
-            loop: asyncio.AbstractEventLoop | _TrioRun = get_running_loop()
-        except RuntimeError:
+        loop: asyncio.AbstractEventLoop | _TrioRun | None = _get_running_loop()
+        if loop is None:
             loop = _running_trio()
         if loop is not self.loop or server.waiter is not None:
             self.begin(server, "server", method)
