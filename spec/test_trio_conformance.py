@@ -1,0 +1,45 @@
+"""The stateful conformance test on trio (a prototype of issue 11, item 3).
+
+The same Hypothesis state machine as spec/test_conformance.py, its events
+drawn without the race events (on trio that race cannot happen, see
+CANCEL-RECEIVE-RACE), each applied to the model and to the implementation on
+trio through :mod:`spec.trio_harness`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import rule, run_state_machine_as_test
+
+from .test_conformance import ConformanceMachine, event_strategy
+from .test_trio_exhaustive import TRIO_MODEL_CLAUSES
+
+pytest.importorskip("trio", reason="trio is not installed")
+
+from . import trio_harness  # after the skip: it imports trio
+
+
+class TrioConformanceMachine(ConformanceMachine):
+    """Draws only the events that trio can run: no race."""
+
+    @rule(data=st.data())
+    def apply_an_event(self, data: st.DataObject) -> None:
+        strategy = event_strategy(self.run.model).filter(lambda event: event.kind != "race")
+        self.run.step(data.draw(strategy, label="event"))
+
+
+@pytest.mark.clause(*TRIO_MODEL_CLAUSES)
+@pytest.mark.parametrize("stream", [False, True], ids=["Channel", "StreamChannel"])
+def test_implementation_follows_the_model_on_trio(impl: ModuleType, impl_name: str, stream: bool) -> None:
+    if not trio_harness.runs_on_trio(impl):
+        pytest.skip(f"{impl_name} does not run on trio")
+    loop = trio_harness.TrioLoop()
+    try:
+        run_state_machine_as_test(
+            lambda: TrioConformanceMachine(trio_harness.TrioConformance(impl, stream, impl_name, loop))
+        )
+    finally:
+        loop.close()
