@@ -13,6 +13,7 @@ import gc
 import runpy
 import subprocess
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -342,6 +343,33 @@ def test_an_abandoned_client_closes_its_channel_from_the_trio_run() -> None:
             gc.collect()
             await trio.testing.wait_all_tasks_blocked()
         assert ended == ["exit", "quietly"]
+
+    run_trio(test)
+
+
+@pytest.mark.clause("ABANDON-CLIENT-GC")
+def test_a_client_dropped_in_another_thread_closes_its_channel_in_the_trio_run() -> None:
+    async def test() -> None:
+        channel: Channel[int, None] = Channel()
+        ended: list[str] = []
+
+        async def producer() -> None:
+            async with channel.server() as server:
+                try:
+                    await server.asend(1)
+                    await server.asend(2)
+                except GeneratorExit:
+                    ended.append(f"exit in {threading.current_thread().name}")
+                    raise
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(producer)
+            holder = [channel.client()]
+            assert await anext(holder[0]) == 1
+            # The last reference dies in a worker thread, which runs the finalizer.
+            await trio.to_thread.run_sync(holder.clear)
+            await trio.testing.wait_all_tasks_blocked()
+        assert ended == [f"exit in {threading.current_thread().name}"]
 
     run_trio(test)
 
