@@ -3,11 +3,20 @@
 A clause id names one behaviour; the model (``spec/model.py``) cites the
 clause of every transition it takes, and every test cites the clauses it
 proves with ``@pytest.mark.clause("ID")``. The docs render this table.
+
+A clause is of one of two kinds. A *protocol* clause is a guarantee that
+every implementation must keep: the conformance suite checks each of them
+through ``--impl``. A *project* clause is the hygiene of this repository
+(its examples, its types, its benchmarks, the wording of its repr), proven
+for ``channels.py`` alone and asked of no other implementation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+PROTOCOL = "protocol"
+PROJECT = "project"
 
 
 @dataclass(frozen=True)
@@ -17,6 +26,7 @@ class Clause:
     title: str
     statement: str
     rationale: str
+    kind: str = PROTOCOL
 
 
 _CLAUSES = [
@@ -333,12 +343,15 @@ _CLAUSES = [
         "warns ResourceWarning, or leaves a reference cycle that keeps a task or frame alive.",
         "Noise hides real failures; cycles delay the finalization that abandonment relies on.",
     ),
+    # The words of a repr are not an interface: no program may depend on them,
+    # and checking another implementation's would prescribe our spelling.
     Clause(
         "REPR-SHOWS-STATE",
-        "Misuse fails loudly",
+        "Debugging",
         "repr shows the state",
         "repr() of a channel, of its server block and of each end shows the state of both ends.",
         "Debugging a hang starts with knowing who waits for whom.",
+        PROJECT,
     ),
     # -- streams ------------------------------------------------------------
     Clause(
@@ -376,7 +389,7 @@ _CLAUSES = [
         "would.",
         "One wake-up per batch on each side is what makes bulk transfer fast.",
     ),
-    # -- outside the model --------------------------------------------------
+    # -- project clauses: this repository's hygiene, not the protocol -------
     Clause(
         "SEED-EXAMPLES",
         "Examples",
@@ -384,6 +397,7 @@ _CLAUSES = [
         "The two examples of sav.channels 0.4, run as written with `from channels import "
         "Channel`, print exactly `One Two Three` and `A 0 B 1`, one per line.",
         "They are the facts this project started from.",
+        PROJECT,
     ),
     Clause(
         "TYPED-GENERICS",
@@ -392,6 +406,7 @@ _CLAUSES = [
         "Channel[T, U] and StreamChannel[T] are generic; client() is an "
         "collections.abc.AsyncGenerator[T, U] and the server end an AsyncGenerator[U, T].",
         "Type checkers should catch a producer and a consumer that disagree.",
+        PROJECT,
     ),
     Clause(
         "BENCH-SMOKE",
@@ -402,7 +417,9 @@ _CLAUSES = [
         "development mode, whose debug checks would be timed too.",
         "A benchmark that no longer runs, or measures something other than what it says, is a figure "
         "nobody can check.",
+        PROJECT,
     ),
 ]
 
 CLAUSES: dict[str, Clause] = {clause.id: clause for clause in _CLAUSES}
+PROTOCOL_CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES if c.kind == PROTOCOL}
