@@ -409,6 +409,18 @@ _CLAUSES = [
         PROJECT,
     ),
     Clause(
+        "CONFORMANCE-KIT",
+        "Examples",
+        "The conformance suite installs without the repository",
+        "The wheel of rendezvous-channels-conformance carries spec/ as the package "
+        "channels_conformance and nothing else of the repository; `python -m channels_conformance "
+        "--impl NAME`, run from any directory, runs the suite under its own pytest configuration, "
+        "and the replay scripts of its failures import channels_conformance.",
+        "An implementer checks a rival implementation without cloning ours, and the name cannot "
+        "collide with a package of theirs or with our top-level spec/.",
+        PROJECT,
+    ),
+    Clause(
         "BENCH-SMOKE",
         "Examples",
         "The benchmarks keep working",
