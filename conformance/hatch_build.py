@@ -23,7 +23,7 @@ def kit_files(spec: Path) -> dict[str, str]:
     }
 
 
-class ConformanceKitHook(BuildHookInterface):  # type: ignore[type-arg]
+class ConformanceKitHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
