@@ -150,6 +150,8 @@ _CLAUSES = [
         "CPython 3.12 deprecated that signature of an async generator's athrow(); code ported "
         "from a generator should hear the same warning.",
     ),
+    # A project clause: how our awaitables act when driven by hand, which differs from
+    # a native generator's; another implementation may come closer to PEP 525.
     Clause(
         "MIRROR-CALL-AWAITABLE",
         "Mirror of PEP 525",
@@ -161,7 +163,9 @@ _CLAUSES = [
         "A native generator's awaitable runs the body itself; a channel's peer runs in another "
         "task, and the ends return their handoff's coroutine directly, with no wrapper on the hot "
         "path.",
+        PROJECT,
     ),
+    # A project clause: the warning names our classes (ClientEnd.asend), as a repr does.
     Clause(
         "MIRROR-NEVER-AWAITED",
         "Mirror of PEP 525",
@@ -170,6 +174,7 @@ _CLAUSES = [
         "'ClientEnd.asend' (for anext() too, as CPython names 'asend'), 'ClientEnd.athrow', "
         "'ClientEnd.aclose' and the same of ServerEnd, never an internal coroutine.",
         "The warning is the only trace of a forgotten await; it must point at the user's call.",
+        PROJECT,
     ),
     Clause(
         "SERVER-BLOCK-ENTER",
@@ -262,6 +267,9 @@ _CLAUSES = [
         "Leaving the block never suspends, so even a coroutine closed from outside a task closes "
         "its channel.",
     ),
+    # A project clause: what asyncio.run() does to our design (the producer is a task);
+    # what an implementation must keep of it is ABANDON-CLIENT-GC, CANCEL-REQUEST-UNTAKEN
+    # and CANCEL-SERVER-TASK, which are checked through --impl.
     Clause(
         "SHUTDOWN-RUN",
         "Nothing hangs",
@@ -278,7 +286,10 @@ _CLAUSES = [
         "asyncio.run() cancels tasks before it closes async generators, and the producer is a "
         "task. To end the producer with GeneratorExit, close the client and await the producer "
         "inside main() (a TaskGroup does both).",
+        PROJECT,
     ),
+    # A project clause: a consequence of our design; an implementation that the loop
+    # closes at shutdown_asyncgens() breaks no promise to its users.
     Clause(
         "SHUTDOWN-ASYNCGENS",
         "Nothing hangs",
@@ -288,6 +299,7 @@ _CLAUSES = [
         "The loop learns of async generators through sys.set_asyncgen_hooks(), which the "
         "interpreter calls for native generators only; registering the ends with the loop would "
         "take its private state, and asyncio.run() cancels the producer's task anyway.",
+        PROJECT,
     ),
     Clause(
         "NO-HANG",

@@ -13,6 +13,7 @@ name in the implementation's module, else by the builtin base class
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from types import ModuleType
 from typing import Any
@@ -90,9 +91,12 @@ def serve(channel: Any, *items: Any) -> Coroutine[Any, Any, list[Any]]:
 
 
 @pytest.mark.clause("MIRROR-STOPASYNCITERATION")
-def test_stop_async_iteration_in_the_block_reaches_the_client_as_runtime_error(
-    impl: ModuleType, loop_factory: LoopFactory
+@pytest.mark.parametrize("raised", [StopAsyncIteration, StopIteration], ids=lambda kind: kind.__name__)
+def test_stop_iteration_in_the_block_reaches_the_client_as_runtime_error(
+    impl: ModuleType, loop_factory: LoopFactory, raised: type[Exception]
 ) -> None:
+    clause = "MIRROR-STOPASYNCITERATION"
+
     async def scenario() -> None:
         channel = impl.Channel()
         client = channel.client()
@@ -100,21 +104,57 @@ def test_stop_async_iteration_in_the_block_reaches_the_client_as_runtime_error(
         async def produce() -> None:
             async with channel.server() as server:
                 await server.asend(1)
-                raise StopAsyncIteration
+                raise raised
 
         producer = asyncio.ensure_future(produce())
         assert await client.__anext__() == 1
         got = await outcome(client.__anext__())
         await asyncio.gather(producer, return_exceptions=True)
         # async for would end quietly on a StopAsyncIteration: the bug must show, as PEP 525 shows it.
-        what = "the client's call after the block raised StopAsyncIteration"
-        expect(impl, "MIRROR-STOPASYNCITERATION", what, got, "RuntimeError")
-        assert isinstance(got.error.__cause__, StopAsyncIteration), (
-            f"MIRROR-STOPASYNCITERATION: the RuntimeError's cause is {got.error.__cause__!r}, "
-            "not the StopAsyncIteration that the block raised"
+        expect(
+            impl, clause, f"the client's call after the block raised {raised.__name__}", got, "RuntimeError"
         )
+        if f"raised {raised.__name__}" not in str(got.error) or not isinstance(got.error.__cause__, raised):
+            problem = f"the RuntimeError says {str(got.error)!r} and its cause is {got.error.__cause__!r}"
+            raise violation(impl, clause, f"{problem}; the block raised {raised.__name__}")
 
-    run(impl, "MIRROR-STOPASYNCITERATION", loop_factory, scenario())
+    run(impl, clause, loop_factory, scenario())
+
+
+def athrow_warnings(call: Callable[[], Any]) -> list[tuple[type[Warning], str]]:
+    """The warnings that making the awaitable of ``call()`` gives, which is then closed unawaited."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call().close()
+    return [(warning.category, str(warning.message)) for warning in caught]
+
+
+async def native() -> Any:
+    yield 1
+
+
+@pytest.mark.clause("MIRROR-ATHROW-SIGNATURE", "MIRROR-ATHROW-UNSTARTED")
+def test_the_three_argument_athrow_warns_where_the_running_python_does(
+    impl: ModuleType, loop_factory: LoopFactory
+) -> None:
+    clause = "MIRROR-ATHROW-SIGNATURE"
+    # What a native async generator warns on the running Python: nothing before 3.12.
+    expected = athrow_warnings(lambda: native().athrow(Boom, Boom(), None))
+    client = impl.Channel().client()
+    got = athrow_warnings(lambda: client.athrow(Boom, Boom(), None))
+    if got != expected:
+        raise violation(
+            impl, clause, f"athrow(typ, val, tb) warns {got}; the running Python warns {expected}"
+        )
+    got = athrow_warnings(lambda: client.athrow(Boom()))
+    if got:
+        raise violation(impl, clause, f"athrow(exc) warns {got}: the single-argument form is not deprecated")
+    # The call works as before: it raises at once on a client that never asked.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        call = client.athrow(Boom, Boom(), None)
+    got = run(impl, clause, loop_factory, outcome(call))
+    expect(impl, "MIRROR-ATHROW-UNSTARTED", "athrow(typ, val, tb) on a client that never asked", got, "Boom")
 
 
 @pytest.mark.clause("MIRROR-IGNORED-EXIT")
@@ -139,6 +179,10 @@ def test_a_server_that_sends_after_generator_exit_gets_channel_closed_error(
         expect(impl, "MIRROR-ACLOSE", what, caught[0], "GeneratorExit")
         what = "server.asend(2) after the server caught GeneratorExit"
         expect(impl, "MIRROR-IGNORED-EXIT", what, caught[1], "ChannelClosedError")
+        if "ignored GeneratorExit" not in str(caught[1].error):
+            raise violation(
+                impl, "MIRROR-IGNORED-EXIT", f"{what}: its message {str(caught[1].error)!r} does not say it"
+            )
 
     run(impl, "MIRROR-IGNORED-EXIT", loop_factory, scenario())
 
