@@ -13,6 +13,7 @@ name in the implementation's module, else by the builtin base class
 from __future__ import annotations
 
 import asyncio
+import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from types import ModuleType
@@ -66,7 +67,12 @@ class Outcome:
 async def outcome(call: Awaitable[Any]) -> Outcome:
     try:
         return Outcome(await call)
-    except BaseException as error:  # a cancellation too: it is the outcome under test
+    except asyncio.CancelledError as error:
+        task = asyncio.current_task()
+        if task is not None and sys.version_info >= (3, 11) and task.cancelling():
+            raise  # the bound cancelled the check: the call hangs, it did not raise
+        return Outcome(error=error)
+    except BaseException as error:  # GeneratorExit too: it is the outcome under test
         return Outcome(error=error)
 
 
