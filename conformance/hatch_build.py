@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hatchling.builders.config import BuilderConfig
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 PACKAGE = "channels_conformance"
@@ -23,7 +24,7 @@ def kit_files(spec: Path) -> dict[str, str]:
     }
 
 
-class ConformanceKitHook(BuildHookInterface):
+class ConformanceKitHook(BuildHookInterface[BuilderConfig]):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:

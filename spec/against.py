@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,8 +61,8 @@ def model_violations(module: ModuleType, impl_name: str, depth: int) -> dict[str
     return found
 
 
-def outside_checks() -> Iterator[tuple[str, tuple[str, ...], Callable[[ModuleType], None]]]:
-    """Each check of spec/test_outside_the_model.py, once per parameter: name, clauses, call."""
+def outside_checks() -> Iterator[tuple[str, tuple[str, ...], Callable[..., None]]]:
+    """Each check of spec/test_outside_the_model.py per parameter: label, clauses, call with ``impl=``."""
     for name, check in vars(test_outside_the_model).items():
         if not name.startswith("test_"):
             continue
@@ -72,14 +73,8 @@ def outside_checks() -> Iterator[tuple[str, tuple[str, ...], Callable[[ModuleTyp
             if mark.name == "parametrize":  # one argument each, as the checks are written
                 cases = [{**case, mark.args[0]: value} for case in cases for value in mark.args[1]]
         for case in cases:
-            label = name + "".join(f"[{value}]" for value in case.values())
-            yield (
-                label,
-                clauses,
-                lambda module, check=check, case=case: check(
-                    impl=module, loop_factory=asyncio.new_event_loop, **case
-                ),
-            )
+            label = name + "".join(f"[{getattr(value, '__name__', value)}]" for value in case.values())
+            yield label, clauses, functools.partial(check, loop_factory=asyncio.new_event_loop, **case)
 
 
 def check_violations(module: ModuleType) -> dict[str, tuple[int, str]]:
@@ -87,7 +82,7 @@ def check_violations(module: ModuleType) -> dict[str, tuple[int, str]]:
     found: dict[str, tuple[int, str]] = {}
     for label, clauses, check in outside_checks():
         try:
-            check(module)
+            check(impl=module)
         except Exception as failure:
             message = str(failure)
             first = message.splitlines()[0] if message else ""

@@ -120,6 +120,7 @@ def test_stop_iteration_in_the_block_reaches_the_client_as_runtime_error(
         expect(
             impl, clause, f"the client's call after the block raised {raised.__name__}", got, "RuntimeError"
         )
+        assert got.error is not None  # expect() passed: the call raised
         if f"raised {raised.__name__}" not in str(got.error) or not isinstance(got.error.__cause__, raised):
             problem = f"the RuntimeError says {str(got.error)!r} and its cause is {got.error.__cause__!r}"
             raise violation(impl, clause, f"{problem}; the block raised {raised.__name__}")
