@@ -239,25 +239,15 @@ def test_a_server_end_used_after_its_block_or_its_aclose_raises_channel_closed_e
         producer = asyncio.ensure_future(produce())
         ended = await outcome(client.__anext__())
         await asyncio.gather(producer, return_exceptions=True)
-        expect(
-            impl,
-            "MIRROR-SERVER-RETURN",
-            "the client's call after server.aclose()",
-            ended,
-            "StopAsyncIteration",
-        )
-        expect(
-            impl,
-            "MISUSE-CLOSED-SERVER",
-            "server.asend(1) after server.aclose()",
-            inside[0],
-            "ChannelClosedError",
-        )
+        clause = "MISUSE-CLOSED-SERVER"
+        what = "the client's call after server.aclose()"
+        expect(impl, "MIRROR-SERVER-RETURN", what, ended, "StopAsyncIteration")
+        expect(impl, clause, "server.asend(1) after server.aclose()", inside[0], "ChannelClosedError")
         after = await outcome(kept[0].asend(2))
-        expect(impl, "MISUSE-CLOSED-SERVER", "server.asend(2) after the block", after, "ChannelClosedError")
+        expect(impl, clause, "server.asend(2) after the block", after, "ChannelClosedError")
         if kind == "StreamChannel":
             after = await outcome(kept[0].write_items(iter([3])))
-            expect(impl, "MISUSE-CLOSED-SERVER", "write_items after the block", after, "ChannelClosedError")
+            expect(impl, clause, "write_items after the block", after, "ChannelClosedError")
 
     run(impl, "MISUSE-CLOSED-SERVER", loop_factory, scenario())
 
@@ -277,9 +267,8 @@ def test_leaving_the_block_while_a_delegate_still_sends_closes_the_channel_loudl
             async with channel.server() as server:
                 delegates.append(asyncio.ensure_future(server.asend(1)))
                 await settle(delegates[0])
-                refused.append(
-                    await outcome(server.aclose())
-                )  # as PEP 525 refuses to close a running generator
+                # As PEP 525 refuses to close a running generator.
+                refused.append(await outcome(server.aclose()))
                 assert await request == 1
 
         clause = "MISUSE-EXIT-WHILE-DELEGATED"
