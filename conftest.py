@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+# spec/ defines the fixture, so that the installed conformance kit has it too.
+from spec.conftest import loop_factory
 
-import pytest
-
-from spec.loops import loop_factories
-
-
-@pytest.fixture(params=sorted(loop_factories()))
-def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.AbstractEventLoop]:
-    return loop_factories()[request.param]
+__all__ = ["loop_factory"]

@@ -3,11 +3,20 @@
 A clause id names one behaviour; the model (``spec/model.py``) cites the
 clause of every transition it takes, and every test cites the clauses it
 proves with ``@pytest.mark.clause("ID")``. The docs render this table.
+
+A clause is of one of two kinds. A *protocol* clause is a guarantee that
+every implementation must keep: the conformance suite checks each of them
+through ``--impl``. A *project* clause is the hygiene of this repository
+(its examples, its types, its benchmarks, the wording of its repr), proven
+for ``channels.py`` alone and asked of no other implementation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+PROTOCOL = "protocol"
+PROJECT = "project"
 
 
 @dataclass(frozen=True)
@@ -17,6 +26,7 @@ class Clause:
     title: str
     statement: str
     rationale: str
+    kind: str = PROTOCOL
 
 
 _CLAUSES = [
@@ -140,6 +150,8 @@ _CLAUSES = [
         "CPython 3.12 deprecated that signature of an async generator's athrow(); code ported "
         "from a generator should hear the same warning.",
     ),
+    # A project clause: how our awaitables act when driven by hand, which differs from
+    # a native generator's; another implementation may come closer to PEP 525.
     Clause(
         "MIRROR-CALL-AWAITABLE",
         "Mirror of PEP 525",
@@ -151,7 +163,9 @@ _CLAUSES = [
         "A native generator's awaitable runs the body itself; a channel's peer runs in another "
         "task, and the ends return their handoff's coroutine directly, with no wrapper on the hot "
         "path.",
+        PROJECT,
     ),
+    # A project clause: the warning names our classes (ClientEnd.asend), as a repr does.
     Clause(
         "MIRROR-NEVER-AWAITED",
         "Mirror of PEP 525",
@@ -160,6 +174,7 @@ _CLAUSES = [
         "'ClientEnd.asend' (for anext() too, as CPython names 'asend'), 'ClientEnd.athrow', "
         "'ClientEnd.aclose' and the same of ServerEnd, never an internal coroutine.",
         "The warning is the only trace of a forgotten await; it must point at the user's call.",
+        PROJECT,
     ),
     Clause(
         "GROUP-EXIT",
@@ -295,6 +310,9 @@ _CLAUSES = [
         "Leaving the block never suspends, so even a coroutine closed from outside a task closes "
         "its channel.",
     ),
+    # A project clause: what asyncio.run() does to our design (the producer is a task);
+    # what an implementation must keep of it is ABANDON-CLIENT-GC, CANCEL-REQUEST-UNTAKEN
+    # and CANCEL-SERVER-TASK, which are checked through --impl.
     Clause(
         "SHUTDOWN-RUN",
         "Nothing hangs",
@@ -311,7 +329,10 @@ _CLAUSES = [
         "asyncio.run() cancels tasks before it closes async generators, and the producer is a "
         "task. To end the producer with GeneratorExit, close the client and await the producer "
         "inside main() (a TaskGroup does both).",
+        PROJECT,
     ),
+    # A project clause: a consequence of our design; an implementation that the loop
+    # closes at shutdown_asyncgens() breaks no promise to its users.
     Clause(
         "SHUTDOWN-ASYNCGENS",
         "Nothing hangs",
@@ -321,6 +342,7 @@ _CLAUSES = [
         "The loop learns of async generators through sys.set_asyncgen_hooks(), which the "
         "interpreter calls for native generators only; registering the ends with the loop would "
         "take its private state, and asyncio.run() cancels the producer's task anyway.",
+        PROJECT,
     ),
     Clause(
         "NO-HANG",
@@ -377,12 +399,15 @@ _CLAUSES = [
         "warns ResourceWarning, or leaves a reference cycle that keeps a task or frame alive.",
         "Noise hides real failures; cycles delay the finalization that abandonment relies on.",
     ),
+    # The words of a repr are not an interface: no program may depend on them,
+    # and checking another implementation's would prescribe our spelling.
     Clause(
         "REPR-SHOWS-STATE",
-        "Misuse fails loudly",
+        "Debugging",
         "repr shows the state",
         "repr() of a channel, of its server block and of each end shows the state of both ends.",
         "Debugging a hang starts with knowing who waits for whom.",
+        PROJECT,
     ),
     # -- streams ------------------------------------------------------------
     Clause(
@@ -420,7 +445,7 @@ _CLAUSES = [
         "would.",
         "One wake-up per batch on each side is what makes bulk transfer fast.",
     ),
-    # -- outside the model --------------------------------------------------
+    # -- project clauses: this repository's hygiene, not the protocol -------
     Clause(
         "BACKENDS",
         "Examples",
@@ -439,6 +464,7 @@ _CLAUSES = [
         "The two examples of sav.channels 0.4, run as written with `from channels import "
         "Channel`, print exactly `One Two Three` and `A 0 B 1`, one per line.",
         "They are the facts this project started from.",
+        PROJECT,
     ),
     Clause(
         "TYPED-GENERICS",
@@ -447,6 +473,19 @@ _CLAUSES = [
         "Channel[T, U] and StreamChannel[T] are generic; client() is an "
         "collections.abc.AsyncGenerator[T, U] and the server end an AsyncGenerator[U, T].",
         "Type checkers should catch a producer and a consumer that disagree.",
+        PROJECT,
+    ),
+    Clause(
+        "CONFORMANCE-KIT",
+        "Examples",
+        "The conformance suite installs without the repository",
+        "The wheel of rendezvous-channels-conformance carries spec/ as the package "
+        "channels_conformance and nothing else of the repository; `python -m channels_conformance "
+        "--impl NAME`, run from any directory, runs the suite under its own pytest configuration, "
+        "and the replay scripts of its failures import channels_conformance.",
+        "An implementer checks a rival implementation without cloning ours, and the name cannot "
+        "collide with a package of theirs or with our top-level spec/.",
+        PROJECT,
     ),
     Clause(
         "BENCH-SMOKE",
@@ -457,7 +496,9 @@ _CLAUSES = [
         "development mode, whose debug checks would be timed too.",
         "A benchmark that no longer runs, or measures something other than what it says, is a figure "
         "nobody can check.",
+        PROJECT,
     ),
 ]
 
 CLAUSES: dict[str, Clause] = {clause.id: clause for clause in _CLAUSES}
+PROTOCOL_CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES if c.kind == PROTOCOL}

@@ -109,9 +109,10 @@ class Conformance:
 def script(impl_name: str, stream: bool, events: Iterable[Event]) -> str:
     """A script that replays ``events`` and prints what each call did."""
     body = ",\n".join(f"    {event!r}" for event in events)
+    # The package's own name: spec in this repository, channels_conformance when installed.
     return (
-        "from spec.conformance import replay\n"
-        "from spec.model import Event\n"
+        f"from {__package__}.conformance import replay\n"
+        f"from {__package__}.model import Event\n"
         f"replay({impl_name!r}, stream={stream!r}, events=[\n{body},\n])\n"
     )
 

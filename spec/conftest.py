@@ -1,14 +1,21 @@
-"""``pytest spec --impl NAME`` selects the implementation that the suite checks."""
+"""``pytest spec --impl NAME`` selects the implementation that the suite checks.
+
+Everything the suite needs from pytest is here, so that it runs the same from
+this repository and as the installed ``channels_conformance`` package.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from .impl import DEFAULT, load
+from .loops import loop_factories
 
 settings.register_profile(
     "ci",
@@ -52,6 +59,12 @@ def impl_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def impl(impl_name: str) -> ModuleType:
     return load(impl_name)
+
+
+@pytest.fixture(params=sorted(loop_factories()))
+def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.AbstractEventLoop]:
+    """Each event loop that the suite runs on: asyncio's, and uvloop's where it is installed."""
+    return loop_factories()[request.param]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

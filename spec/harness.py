@@ -261,6 +261,8 @@ _BUILTIN: dict[str, type[BaseException]] = {
     "ReplyPendingError": RuntimeError,
     "ChannelClosedError": RuntimeError,
     "ChannelInUseError": RuntimeError,
+    "WrongEventLoopError": RuntimeError,
+    "RuntimeError": RuntimeError,
     # Outcomes of what the peer did: any exception but a bare CancelledError.
     "ServerCancelledError": Exception,
     "ClientClosedError": Exception,

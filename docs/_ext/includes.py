@@ -1,7 +1,7 @@
 """Include files that other parts of the project generate, guarded.
 
-``.. optional-literalinclude:: ../spec/sav04-report.txt``
-    with ``:fallback: _placeholder/sav04-report.txt``: the first file that
+``.. optional-literalinclude:: ../spec/adapters/sav_channels_04.report.txt``
+    with ``:fallback: PATH`` (optional): the first file that
     exists is shown; when it is the fallback, a note says so.
 
 ``.. optional-markdown:: ../bench/results/results.md``

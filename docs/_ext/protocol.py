@@ -13,7 +13,7 @@ Directives:
 ``.. protocol-variables::``    the state variables that guards are written in (VARIABLES)
 ``.. protocol-transitions::``  the transition table, with guards
 ``.. protocol-diagram::``      one ``:view:`` of the state diagram, laid out by Graphviz's dot
-``.. protocol-clauses::``      every clause (or one ``:group:``), with its tests
+``.. protocol-clauses::``      every clause (or one ``:group:``, or one ``:kind:``), with its tests
 ``.. protocol-tests::``        every test, with the clauses it cites and its source
 
 Roles: ``:clause:`ID``` links to a clause, ``:state:`NAME``` to a state.
@@ -22,8 +22,10 @@ Every build (not only the ones that re-read a page) warns, so that
 ``sphinx-build -W`` fails, when the model cannot be imported or is
 inconsistent, when the transition tables are not closed under the model or
 a row's outcome is not stated by its clauses, when a clause has no test, when
-a test function or ``Test*`` class cites no clause, and when a test cites an
-unknown clause id.
+a test function or ``Test*`` class cites no clause, when a test cites an
+unknown clause id, and when a protocol clause (``kind`` ``"protocol"``, the
+default) has no test in ``protocol_impl_dirs``, the tests that take the
+implementation under test.
 """
 
 from __future__ import annotations
@@ -112,11 +114,17 @@ class Protocol:
     def transitions_of(self, clause_id: str) -> list[tuple[str, Any]]:
         return [(n, t) for n, t in self.all_transitions() if t.clause == clause_id]
 
-    def groups(self) -> dict[str, list[Any]]:
+    def groups(self, kind: str | None = None) -> dict[str, list[Any]]:
         groups: dict[str, list[Any]] = {}
         for clause in self.clauses.values():
-            groups.setdefault(clause.group, []).append(clause)
+            if kind is None or kind_of(clause) == kind:
+                groups.setdefault(clause.group, []).append(clause)
         return groups
+
+
+def kind_of(clause: Any) -> str:
+    """A clause is a protocol clause unless it says it is the project's own."""
+    return str(getattr(clause, "kind", "protocol"))
 
 
 def load_model(root: Path, module: str) -> tuple[Any | None, str | None]:
@@ -452,7 +460,18 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     problems = list(dict.fromkeys(problems))
 
     if protocol.loaded:
-        for clause_id in protocol.clauses:
+        impl_dirs = tuple(f"{d.strip('/')}/" for d in config.protocol_impl_dirs)
+        for clause_id, clause in protocol.clauses.items():
+            if kind_of(clause) == "protocol" and not any(
+                t.path.startswith(impl_dirs) for t in protocol.tests_of(clause_id)
+            ):
+                problems.append(
+                    (
+                        where(f'"{clause_id}"'),
+                        f"protocol clause {clause_id} has no test in {', '.join(impl_dirs)}: no "
+                        "implementation but ours is checked for it (or make it a project clause)",
+                    )
+                )
             if not protocol.tests_of(clause_id):
                 problems.append(
                     (
@@ -909,12 +928,15 @@ class DiagramDirective(_ProtocolDirective):
 
 
 class ClausesDirective(_ProtocolDirective):
-    option_spec: ClassVar[dict[str, Any]] = {"group": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {
+        "group": directives.unchanged,
+        "kind": lambda argument: directives.choice(argument, ("protocol", "project")),
+    }
     host_kind = "clause"
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         wanted = self.options.get("group")
-        groups = protocol.groups()
+        groups = protocol.groups(self.options.get("kind"))
         if wanted is not None and wanted not in groups:
             logger.warning(
                 f"no clause has group {wanted!r}; groups: {', '.join(groups)}", location=self.get_location()
@@ -1119,6 +1141,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("protocol_root", str(root), "env", [str])
     app.add_config_value("protocol_model", "spec.model", "env", [str])
     app.add_config_value("protocol_test_dirs", ["tests", "spec"], "env", [list])
+    # The test directories whose tests take the implementation under test (--impl).
+    app.add_config_value("protocol_impl_dirs", ["spec"], "env", [list])
     app.add_config_value("protocol_extra_transitions", {}, "env", [dict])
     # Each table whose closure is checked -> the arguments of ChannelModel() and events().
     app.add_config_value("protocol_closure", {"TRANSITIONS": {"stream": False}}, "env", [dict])

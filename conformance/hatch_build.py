@@ -1,0 +1,33 @@
+"""Put ../spec into the wheel as the package channels_conformance (spec/ imports itself relatively)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.config import BuilderConfig
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+PACKAGE = "channels_conformance"
+# This repository's own tools: they mutate and explain our channels.py, not an implementer's.
+REPOSITORY_ONLY = {"mutation.py", "mutation-survivors.md"}
+
+
+def kit_files(spec: Path) -> dict[str, str]:
+    """Each file of the kit, by its path in ``spec``, with its path in the wheel."""
+    return {
+        str(path): f"{PACKAGE}/{path.relative_to(spec).as_posix()}"
+        for path in sorted(spec.rglob("*"))
+        if path.is_file()
+        and "__pycache__" not in path.relative_to(spec).parts
+        and path.name not in REPOSITORY_ONLY
+    }
+
+
+class ConformanceKitHook(BuildHookInterface[BuilderConfig]):
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        repository = Path(self.root).resolve().parent
+        build_data["force_include"].update(kit_files(repository / "spec"))
+        build_data["force_include"][str(repository / "LICENSE")] = f"{PACKAGE}/LICENSE"

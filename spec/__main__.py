@@ -1,0 +1,57 @@
+"""``python -m channels_conformance --impl NAME [pytest options]``: the conformance suite, installed.
+
+``NAME`` is the implementation under test: a dotted module name importable
+from the current directory, or a path to a ``.py`` file, that defines
+``Channel`` and ``StreamChannel``; an adapter module gives another shape of
+API those names (``channels_conformance.adapters.sav_channels_05``). Other
+arguments go to pytest: ``-x``, ``-k oracle``, ``--exhaustive-depth 5``.
+
+The suite runs under its own pytest configuration, ``pytest-kit.ini`` beside
+this file, and never under the one of the directory it is started from, so
+that the implementer's ``addopts`` or ``filterwarnings`` cannot change the
+verdict; the Hypothesis profile is chosen by ``HYPOTHESIS_PROFILE`` (``dev``
+by default, ``ci``, ``thorough``). The exit status is pytest's. In this
+repository the same command is ``python -m spec --impl NAME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__}",
+        description="Run the conformance suite of rendezvous channels against an implementation.",
+        epilog="Any other argument is passed to pytest.",
+    )
+    parser.add_argument(
+        "--impl",
+        required=True,
+        help="a dotted module name or a path to a .py file that defines Channel and StreamChannel",
+    )
+    args, pytest_args = parser.parse_known_args(argv)
+    return int(
+        pytest.main(
+            [
+                "-c",
+                str(HERE / "pytest-kit.ini"),
+                "--rootdir",
+                str(HERE),
+                str(HERE),
+                "--impl",
+                args.impl,
+                *pytest_args,
+            ]
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

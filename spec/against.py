@@ -1,0 +1,131 @@
+"""Check that the suite discriminates: an adapted library must fail exactly its expected clauses.
+
+``python -m spec.against ADAPTER`` (tox -e sav04 and sav05) runs against the
+adapter module ``spec.adapters.ADAPTER`` every event sequence of depth 5
+(both channel kinds, on asyncio) and every check of
+``spec/test_outside_the_model.py``, collects the clauses that their failures
+violate, writes the shortest failure of each clause to
+``spec/adapters/ADAPTER.report.txt`` (each under a ``== CLAUSE-ID`` line),
+and exits non-zero unless the set of violated clauses is exactly the one
+checked in as ``spec/adapters/ADAPTER.expected.txt``. ``--update`` rewrites
+that file instead. An adapter is a module that gives an implementation of
+another shape the names the suite calls (``Channel``, ``StreamChannel``);
+it changes no behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from . import test_outside_the_model
+from .conformance import Conformance, ConformanceError
+from .impl import load
+from .model import Event, sequences
+
+ADAPTERS = Path(__file__).parent / "adapters"
+DEPTH = 5
+
+
+def model_violations(module: ModuleType, impl_name: str, depth: int) -> dict[str, tuple[int, str]]:
+    """The clauses that event sequences violate, each with its shortest failure (length, report)."""
+    found: dict[str, tuple[int, str]] = {}
+    failed_prefixes: set[tuple[Event, ...]] = set()
+    for stream in (False, True):
+        for events in sequences(depth, stream=stream):
+            if any(events[:n] in failed_prefixes for n in range(1, depth)):
+                continue
+            # A loop of its own: what an earlier channel's finalizers log must not be blamed on this one.
+            run = Conformance(module, asyncio.new_event_loop, stream, impl_name)
+            try:
+                try:
+                    for event in events:
+                        run.step(event)
+                except ConformanceError:
+                    with contextlib.suppress(ConformanceError):
+                        run.close()
+                    raise
+                run.close()  # it closes the run's loop, whatever it raises
+            except ConformanceError as failure:
+                failed_prefixes.add(tuple(run.events))
+                for clause in failure.clauses:
+                    if clause not in found or len(run.events) < found[clause][0]:
+                        found[clause] = (len(run.events), str(failure))
+    return found
+
+
+def outside_checks() -> Iterator[tuple[str, tuple[str, ...], Callable[..., None]]]:
+    """Each check of spec/test_outside_the_model.py per parameter: label, clauses, call with ``impl=``."""
+    for name, check in vars(test_outside_the_model).items():
+        if not name.startswith("test_"):
+            continue
+        marks = getattr(check, "pytestmark", [])
+        clauses = tuple(arg for mark in marks if mark.name == "clause" for arg in mark.args)
+        cases: list[dict[str, Any]] = [{}]
+        for mark in marks:
+            if mark.name == "parametrize":  # one argument each, as the checks are written
+                cases = [{**case, mark.args[0]: value} for case in cases for value in mark.args[1]]
+        for case in cases:
+            label = name + "".join(f"[{getattr(value, '__name__', value)}]" for value in case.values())
+            yield label, clauses, functools.partial(check, loop_factory=asyncio.new_event_loop, **case)
+
+
+def check_violations(module: ModuleType) -> dict[str, tuple[int, str]]:
+    """The clauses that the checks outside the model find violated, each with its report."""
+    found: dict[str, tuple[int, str]] = {}
+    for label, clauses, check in outside_checks():
+        try:
+            check(impl=module)
+        except Exception as failure:
+            message = str(failure)
+            first = message.splitlines()[0] if message else ""
+            named = first.split(" violates ", 1)[1].split(", ") if " violates " in first else list(clauses)
+            for clause in named:
+                # A model sequence of any length reports a clause before a check does.
+                found.setdefault(clause, (sys.maxsize, f"{label}:\n{message or repr(failure)}"))
+    return found
+
+
+def violations(impl_name: str, depth: int) -> dict[str, str]:
+    """The violated clauses, each with the report of its shortest failure."""
+    module = load(impl_name)
+    found = check_violations(module)
+    for clause, failure in model_violations(module, impl_name, depth).items():
+        if clause not in found or failure[0] < found[clause][0]:
+            found[clause] = failure
+    return {clause: report for clause, (_, report) in sorted(found.items())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("adapter", help="a module of spec/adapters, such as sav_channels_04")
+    parser.add_argument("--update", action="store_true", help="rewrite the adapter's expected clauses")
+    args = parser.parse_args(argv)
+    expected_file = ADAPTERS / f"{args.adapter}.expected.txt"
+    found = violations(f"{__package__}.adapters.{args.adapter}", DEPTH)
+    (ADAPTERS / f"{args.adapter}.report.txt").write_text(
+        "".join(f"== {clause}\n{report}\n\n" for clause, report in found.items()), encoding="utf-8"
+    )
+    print(f"{args.adapter} violates {len(found)} clauses: {', '.join(found)}")
+    if args.update:
+        expected_file.write_text("".join(f"{clause}\n" for clause in found), encoding="utf-8")
+        return 0
+    expected = expected_file.read_text(encoding="utf-8").split()
+    if sorted(found) != sorted(expected):
+        print(f"expected exactly: {', '.join(expected)}", file=sys.stderr)
+        print(f"missing: {sorted(set(expected) - set(found))}", file=sys.stderr)
+        print(f"unexpected: {sorted(set(found) - set(expected))}", file=sys.stderr)
+        return 1
+    print(f"the conformance suite rejects {args.adapter} on exactly the expected clauses")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
