@@ -401,7 +401,7 @@ class _Handoff:
         # What the client's receive raises once its inbox is empty: None
         # while the server is open, _END, or the server's exception.
         self.outcome: Any = None
-        # The last exception the client threw into the server.
+        # The last exception that the client threw and the server's call raised.
         self.thrown: BaseException | None = None
         # The server waits for a client call before it takes an item.
         self.awaiting_taker = False
@@ -588,7 +588,6 @@ class _Handoff:
             # Like athrow() on an exhausted async generator.
             self.begin(client, "client", "athrow")
             return None
-        self.thrown = exc
         return await self.client_call(end, _Thrown(exc), 0, "athrow")
 
     def close_client(self) -> None:
@@ -718,7 +717,7 @@ class _Handoff:
                 raise self.closed_under_call()
             if message is not _NOTHING:
                 if type(message) is _Thrown:
-                    raise message.take()
+                    raise self.raise_in_server(message)
                 return message
             # Woken without a message: the client closed.
             return self.server_take()
@@ -736,8 +735,18 @@ class _Handoff:
         else:
             self.raise_exit()
         if type(message) is _Thrown:
-            raise message.take()
+            raise self.raise_in_server(message)
         return message
+
+    def raise_in_server(self, thrown: _Thrown) -> BaseException:
+        """The exception that the client threw, which the server's call now raises.
+
+        Recorded here, and not when the client's athrow() starts, so that a
+        refused athrow() changes nothing: if the server re-raises the exception
+        it caught, the block leaves quietly and athrow() raises it (MIRROR-ATHROW).
+        """
+        exc = self.thrown = thrown.take()
+        return exc
 
     async def server_write(self, items: Iterable[Any]) -> None:
         server, client = self.server, self.client
