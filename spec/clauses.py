@@ -364,6 +364,17 @@ _CLAUSES = [
         "Two consumers or producers on a rendezvous would misroute items.",
     ),
     Clause(
+        "MISUSE-REFUSED-CHANGES-NOTHING",
+        "Misuse fails loudly",
+        "A refused call changes nothing",
+        "A call refused with AlreadyRunningError, ReplyPendingError, ChannelClosedError, "
+        "ChannelInUseError, or the TypeError or ValueError of its arguments raises at once and leaves "
+        "the channel as it was: both ends' state and delivered counts, what a later call returns or "
+        "raises, and whether the server's task raises; it keeps no reference to what it was given.",
+        "A refusal reports a bug in the calling code, which may catch it and go on: the program "
+        "around it must not change course because of a call that did not happen.",
+    ),
+    Clause(
         "MISUSE-CLOSED-SERVER",
         "Misuse fails loudly",
         "A server end used after its block",

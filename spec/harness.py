@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import weakref
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -31,9 +32,19 @@ class Hang(AssertionError):
     """The event loop did not reach quiescence: something spins."""
 
 
-def _unsized(items: tuple[Any, ...]) -> Iterator[Any]:
-    # A generator: no len(), consumed lazily.
-    yield from items
+class Items:
+    """The items of one write_items call: a generator (no len(), consumed
+    lazily) that counts how many items it yielded, so that an item pulled and
+    then lost shows (WRITE-ITEMS-LAZY)."""
+
+    def __init__(self, items: tuple[Any, ...]) -> None:
+        self.items = items
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.items:
+            self.pulled += 1
+            yield item
 
 
 Observed = tuple[str, Any]  # ("ok", value) or ("raise", exception type)
@@ -53,6 +64,13 @@ class Harness:
         self.server_call: int | None = None
         self.kill_server = False
         self.errors: list[dict[str, Any]] = []
+        # How the server task ended: what ``async with`` raised in it, or ("ok", None).
+        self.server_outcome: Observed | None = None
+        # The last exception that a server call raised (the block may re-raise it).
+        self.caught: BaseException | None = None
+        self.writes: dict[int, Items] = {}
+        # The exception given to each athrow call, weakly: a refused call must not keep it.
+        self.thrown: dict[int, weakref.ref[BaseException]] = {}
 
     # -- applying events ----------------------------------------------------
 
@@ -73,6 +91,22 @@ class Harness:
                 counts[end] = count
         return counts
 
+    def pulled(self) -> dict[int, int]:
+        """How many items each write_items call pulled from its generator (when any)."""
+        return {call: items.pulled for call, items in self.writes.items() if items.pulled}
+
+    def snapshot(self) -> tuple[str, ...]:
+        """What the implementation shows of its state: the reprs of the channel and its ends."""
+        return (repr(self.channel), repr(self.client), repr(self.server), repr(self.delivered()))
+
+    def keeps_thrown(self, call: int) -> bool:
+        """Whether the implementation still holds the exception given to athrow ``call``."""
+        ref = self.thrown.get(call)
+        if ref is None or ref() is None:
+            return False
+        gc.collect()
+        return ref() is not None
+
     def pending(self) -> set[int]:
         return {call for call, task in self.tasks.items() if call not in self.results}
 
@@ -85,7 +119,36 @@ class Harness:
         self.tasks[call] = asyncio.get_running_loop().create_task(self._client_call(call, event))
 
     async def _client_call(self, call: int, event: Event) -> None:
-        self.results[call] = await _outcome(_client_method(self.client, event.op, event.arg))
+        self.results[call] = await _outcome(self._method(call, self.client, event))
+
+    def _on_delegate(self, event: Event) -> None:
+        call = self.new_call()
+        self.tasks[call] = asyncio.get_running_loop().create_task(self._delegate_call(call, event))
+
+    async def _delegate_call(self, call: int, event: Event) -> None:
+        self.results[call] = await _outcome(self._method(call, self.server, event))
+
+    def _on_burst(self, event: Event) -> None:
+        # The commands are queued together: the server task takes the next
+        # one without waiting, so the calls run back to back.
+        for value in event.arg:
+            self._on_server(Event("server", event.op, value))
+
+    def _method(self, call: int, end: Any, event: Event) -> Any:
+        """Start the call ``event`` on ``end``, keeping track of what it was given."""
+        op, arg = event.op, event.arg
+        if op == "anext":
+            return end.__anext__()
+        if op == "athrow":
+            exc = Boom(arg)
+            self.thrown[call] = weakref.ref(exc)
+            return end.athrow(exc)
+        if op == "write_items":
+            items = self.writes[call] = Items(arg)
+            return end.write_items(iter(items))
+        if op in ("aclose", "read_once"):
+            return getattr(end, op)()
+        return getattr(end, op)(arg)
 
     def _on_server(self, event: Event) -> None:
         call = self.new_call()
@@ -99,40 +162,57 @@ class Harness:
         self.server_commands.put_nowait((call, event))
 
     async def _server_main(self, enter: int) -> None:
-        assert self.server_commands is not None
+        # The task's own outcome is what the ``async with`` statement raised:
+        # recorded, so that the model can say whether the task must see it.
         self.server_call = enter
         try:
-            async with self.channel.server() as server:
-                # Held only while the block runs, as the block itself holds it:
-                # a longer life could change when an implementation finalizes it.
-                self.server = server
-                self.results[enter] = ("ok", None)
-                self.server_call = None
-                while True:
-                    call, event = await self.server_commands.get()
-                    if event.kind == "exit":
-                        if event.arg:
-                            raise ValueError("the server block raises")
-                        return
-                    self.server_call = call
-                    result = self.results[call] = await _outcome(_server_method(server, event.op, event.arg))
-                    self.server_call = None
-                    if result[1] is asyncio.CancelledError:
-                        if self.kill_server:
-                            raise asyncio.CancelledError
-                        _uncancel()
-                    elif result[1] is GeneratorExit:
-                        # A well-behaved producer lets GeneratorExit end its block.
-                        raise GeneratorExit
-        except (asyncio.CancelledError, ValueError):
+            await self._server_block(enter)
+        except BaseException as exc:
+            self.server_outcome = ("raise", type(exc))
             if enter not in self.results:
-                self.results[enter] = ("raise", asyncio.CancelledError)
-        except Exception as exc:
-            if enter in self.results:
-                raise  # leaving the block failed: the loop's handler reports it
-            self.results[enter] = ("raise", type(exc))
+                self.results[enter] = ("raise", type(exc))
+        else:
+            self.server_outcome = ("ok", None)
         finally:
             self.server = None
+            self.caught = None
+
+    async def _server_block(self, enter: int) -> None:
+        assert self.server_commands is not None
+        async with self.channel.server() as server:
+            # Held only while the block runs, as the block itself holds it:
+            # a longer life could change when an implementation finalizes it.
+            self.server = server
+            self.results[enter] = ("ok", None)
+            self.server_call = None
+            while True:
+                call, event = await self.server_commands.get()
+                if event.kind == "exit":
+                    if event.arg == "ValueError":
+                        raise ValueError("the server block raises")
+                    if event.arg == "Boom":
+                        raise self.caught  # type: ignore[misc]  # the client's exception, caught earlier
+                    if event.arg == "GeneratorExit":
+                        raise GeneratorExit
+                    return
+                self.server_call = call
+                try:
+                    self.results[call] = ("ok", await self._method(call, server, event))
+                except Exception as exc:  # Boom included: the block may re-raise it later
+                    self.results[call] = ("raise", type(exc))
+                    if isinstance(exc, Boom):
+                        self.caught = exc
+                except asyncio.CancelledError:
+                    self.results[call] = ("raise", asyncio.CancelledError)
+                    if self.kill_server:
+                        raise
+                    _uncancel()
+                except GeneratorExit:
+                    # The block goes on: an "exit" event leaves it, or a call
+                    # ignores the GeneratorExit (MIRROR-IGNORED-EXIT).
+                    self.results[call] = ("raise", GeneratorExit)
+                finally:
+                    self.server_call = None
 
     def _on_cancel(self, event: Event) -> None:
         if event.end == "client":
@@ -225,26 +305,6 @@ async def _outcome(operation: Any) -> Observed:
     except BaseException as exc:
         return ("raise", type(exc))
     return ("ok", value)
-
-
-def _client_method(client: Any, op: str, arg: Any) -> Any:
-    if op == "anext":
-        return client.__anext__()
-    if op == "athrow":
-        return client.athrow(Boom(arg))
-    if op in ("asend", "read_items"):
-        return getattr(client, op)(arg)
-    return getattr(client, op)()
-
-
-def _server_method(server: Any, op: str, arg: Any) -> Any:
-    if op == "anext":
-        return server.__anext__()
-    if op == "athrow":
-        return server.athrow(Boom(arg))
-    if op == "write_items":
-        return server.write_items(_unsized(arg))
-    return getattr(server, op)(arg)
 
 
 # -- matching what the model names with what the implementation raised ------

@@ -75,13 +75,20 @@ class Event:
     * ``client``: start a client call ``op(arg)`` in a new task; ``op`` is
       anext, asend, athrow, aclose, read_once or read_items.
     * ``server``: the server task makes the call ``op(arg)``: enter (the
-      ``async with``), asend, athrow, anext or write_items (arg: a tuple of
-      items, written from an unsized iterator).
+      ``async with``), asend, athrow, anext, aclose or write_items (arg: a
+      tuple of items, written from a generator whose yields are counted).
+    * ``delegate``: another task makes the server end's call ``op(arg)``
+      while the server task's call is pending (a concurrent call).
+    * ``burst``: the server task makes ``asend(v)`` for each ``v`` of
+      ``arg`` without the loop running in between, as a loop of asends
+      into a read_items batch with room does.
     * ``cancel``: cancel the pending call of ``end``; the server task catches
       the CancelledError and goes on.
     * ``kill``: cancel the server task: its CancelledError leaves the block.
-    * ``exit``: the server task leaves its block normally (``arg`` None) or
-      by raising ValueError (``arg`` "ValueError").
+    * ``exit``: the server task leaves its block normally (``arg`` None),
+      by raising ValueError (``arg`` "ValueError"), by re-raising the
+      exception the client threw and its call raised (``arg`` "Boom"), or
+      by re-raising the GeneratorExit its call raised (``arg`` "GeneratorExit").
     * ``race``: ``end``'s pending call gets a message from the peer's call
       ``op(arg)`` and is cancelled before its task resumes.
     * ``abandon``: drop the client end without closing it (garbage).
@@ -94,7 +101,7 @@ class Event:
     end: str = ""
 
     def __str__(self) -> str:
-        if self.kind in ("client", "server"):
+        if self.kind in ("client", "server", "delegate", "burst"):
             return f"{self.kind}.{self.op}({'' if self.arg is None else repr(self.arg)})"
         if self.kind == "race":
             return f"race: {self.op}({'' if self.arg is None else repr(self.arg)}) then cancel {self.end}"
@@ -149,7 +156,8 @@ class ChannelModel:
 
     stream: bool = False
     client_life: str = "unstarted"  # unstarted, open, closed
-    server_life: str = "absent"  # absent, entering, open, closed
+    # absent, entering, open, exiting (got GeneratorExit, still in its block), closed
+    server_life: str = "absent"
     outcome: str | None = None  # what the client learns once the server ended
     client_owed: bool = False
     server_owed: bool = True
@@ -163,7 +171,20 @@ class ChannelModel:
     calls: int = 0
     results: dict[int, Result] = field(default_factory=dict)
     steps: list[tuple[str, str]] = field(default_factory=list)  # (clause, outcome) of the last event
+    # What each call is ("client.athrow"), for reports.
+    labels: dict[int, str] = field(default_factory=dict)
     abandoned: bool = False
+    # How the server task ended (None while it runs or before it starts).
+    server_task: Result | None = None
+    task_clause: str = ""
+    # A server call raised an exception that the client threw: the block may re-raise it.
+    server_caught: bool = False
+    # How many items each write_items call pulled from its generator.
+    pulled: dict[int, int] = field(default_factory=dict)
+    # The last event was refused: it must have changed nothing.
+    refused: bool = False
+    # A burst is under way: the client's batch returns once it is over.
+    bursting: bool = False
     # Which end's pending call a "race" event cancels right after its delivery.
     racing: str = ""
 
@@ -179,6 +200,8 @@ class ChannelModel:
             delivered=dict(self.delivered),
             results=dict(self.results),
             steps=list(self.steps),
+            labels=dict(self.labels),
+            pulled=dict(self.pulled),
         )
 
     @property
@@ -205,9 +228,21 @@ class ChannelModel:
         assert clause in CLAUSES, clause
         self.steps.append((clause, outcome))
 
-    def new_call(self) -> int:
+    def new_call(self, label: str) -> int:
         self.calls += 1
+        self.labels[self.calls] = label
         return self.calls
+
+    def refuse(self, call: int, error: str, clause: str, outcome: str) -> None:
+        """The call raises ``error`` and changes nothing (checked by :meth:`apply`)."""
+        self.finish(call, ("raise", error))
+        self.cite(clause, outcome)
+        self.refused = True
+
+    @property
+    def block_running(self) -> bool:
+        """The server task is inside its block (entering included)."""
+        return self.server_life != "absent" and self.server_task is None
 
     def finish(self, call: int, result: Result) -> None:
         self.results[call] = result
@@ -220,32 +255,56 @@ class ChannelModel:
     def apply(self, event: Event) -> dict[int, Result]:
         """Apply ``event``; return the results of the calls it ended."""
         self.steps = []
+        self.refused = False
         before = set(self.results)
+        state = _state(self)
         handler = getattr(self, f"_on_{event.kind}")
         handler(event)
+        if self.refused and _state(self) != state:
+            raise AssertionError(f"the model's refusal of {event} changed its state: {self.steps}")
         return {call: result for call, result in self.results.items() if call not in before}
 
     def enabled(self, event: Event) -> bool:
         """Whether the harness may apply ``event`` now."""
         kind = event.kind
-        server_idle = self.server_life == "open" and self.server_call is None
+        in_block = self.block_running and self.server_life != "entering" and self.server_call is None
+        server_idle = self.server_life == "open" and in_block
         if self.abandoned and (kind == "client" or event.end == "client"):
             return False
         if kind == "client":
-            return event.op != "read_items" or self.stream
+            return event.op not in ("read_items", "read_once") or self.stream
         if kind == "server":
             if event.op == "enter":
                 return self.server_life == "absent"
             if event.op == "write_items" and not self.stream:
                 return False
-            return server_idle
+            return in_block
+        if kind == "delegate":
+            server = self.server_call
+            return (
+                server is not None and server.stage != "enter" and (event.op != "write_items" or self.stream)
+            )
+        if kind == "burst":
+            client = self.client_call
+            return (
+                server_idle
+                and client is not None
+                and client.op == "read_items"
+                and client.stage == "receive"
+                and self.phase == SERVER_TURN
+                and len(event.arg) <= client.capacity - len(client.got)
+            )
         if kind == "cancel":
             call = self.client_call if event.end == "client" else self.server_call
             return call is not None
         if kind == "kill":
-            return self.server_life in ("entering", "open")
+            return self.block_running
         if kind == "exit":
-            return server_idle
+            if event.arg == "Boom":
+                return in_block and self.server_caught
+            if event.arg == "GeneratorExit":
+                return in_block and self.server_life == "exiting"
+            return in_block
         if kind == "race":
             if event.end == "client":
                 return (
@@ -270,15 +329,18 @@ class ChannelModel:
     # -- client calls ------------------------------------------------------
 
     def _on_client(self, event: Event) -> None:
-        call = self.new_call()
         op, arg = event.op, event.arg
+        call = self.new_call(f"client.{op}")
         if op == "read_items" and arg < 1:
-            self.finish(call, ("raise", "ValueError"))
-            self.cite("READ-ITEMS-END", "read_items(n < 1) raises ValueError")
+            self.refuse(call, "ValueError", "READ-ITEMS-END", "read_items(n < 1) raises ValueError")
             return
         if self.client_call is not None:
-            self.finish(call, ("raise", "AlreadyRunningError"))
-            self.cite("MIRROR-ALREADY-RUNNING", "the new call raises AlreadyRunningError")
+            self.refuse(
+                call,
+                "AlreadyRunningError",
+                "MIRROR-ALREADY-RUNNING",
+                "the new call raises AlreadyRunningError",
+            )
             return
         if self.client_life == "closed":
             if op in ("athrow", "aclose"):
@@ -287,6 +349,7 @@ class ChannelModel:
             else:
                 self.finish(call, ("raise", "StopAsyncIteration"))
                 self.cite("MIRROR-CLOSED-CLIENT", f"{op} on a closed client raises StopAsyncIteration")
+            self.refused = True
             return
         if op == "aclose":
             self.finish(call, ("ok", None))
@@ -301,14 +364,19 @@ class ChannelModel:
                 self.close_client()
                 return
             if value is not None:
-                self.finish(call, ("raise", "TypeError"))
-                self.cite("MIRROR-FIRST-SEND-NONE", "asend(non-None) first raises TypeError")
+                self.refuse(
+                    call, "TypeError", "MIRROR-FIRST-SEND-NONE", "asend(non-None) first raises TypeError"
+                )
                 return
         capacity = arg if op == "read_items" else 1
         if self.client_held or (self.client_owed and self.outcome is None):
             if message != (VALUE, None):
-                self.finish(call, ("raise", "ReplyPendingError"))
-                self.cite("REPLY-PENDING", "a value sent while a reply is owed raises ReplyPendingError")
+                self.refuse(
+                    call,
+                    "ReplyPendingError",
+                    "REPLY-PENDING",
+                    "a value sent while a reply is owed raises ReplyPendingError",
+                )
                 return
             self.client_call = Call(call, op, "receive", capacity)
             self.client_receive()
@@ -394,6 +462,7 @@ class ChannelModel:
         clause = {
             "StopAsyncIteration": "MIRROR-SERVER-RETURN",
             "ServerCancelledError": "CANCEL-SERVER-TASK",
+            "Boom": "MIRROR-ATHROW",
         }.get(outcome, "MIRROR-SERVER-ERROR")
         self.cite(clause, f"the client's call raises {outcome}")
 
@@ -411,6 +480,7 @@ class ChannelModel:
                 self.server_call = None
                 self.finish(server.id, ("raise", "ClientClosedError"))
                 self.server_life = "closed"
+                self.end_task(("raise", "ClientClosedError"), "MIRROR-ACLOSE-UNSTARTED")
             return
         self.cite("MIRROR-ACLOSE", "the server's pending or next call raises GeneratorExit")
         server = self.server_call
@@ -420,24 +490,50 @@ class ChannelModel:
             self.server_gets_exit(server.id)
 
     def server_gets_exit(self, call: int) -> None:
-        # The harness's server lets GeneratorExit leave its block, which ends quietly.
+        # The server's block goes on until an "exit" event leaves it.
         self.finish(call, ("raise", "GeneratorExit"))
-        self.server_life = "closed"
+        self.server_life = "exiting"
 
     # -- server calls ------------------------------------------------------
 
     def _on_server(self, event: Event) -> None:
-        call = self.new_call()
         op, arg = event.op, event.arg
+        call = self.new_call(f"server.{op}")
         if op == "enter":
             self.server_life = "entering"
             if self.client_life == "closed":
                 self.finish(call, ("raise", "ClientClosedError"))
                 self.server_life = "closed"
+                self.end_task(("raise", "ClientClosedError"), "MIRROR-ACLOSE-UNSTARTED")
                 self.cite("MIRROR-ACLOSE-UNSTARTED", "entering raises ClientClosedError")
                 return
             self.server_call = Call(call, op, "enter")
             self.server_receive()
+            return
+        if op == "aclose":
+            self.finish(call, ("ok", None))
+            if self.server_life == "closed":
+                self.cite("MISUSE-CLOSED-SERVER", "closing the server end again changes nothing")
+                self.refused = True
+            else:
+                self.cite("MIRROR-SERVER-RETURN", "server.aclose() ends the channel; the block goes on")
+                self.end_server("StopAsyncIteration")
+            return
+        if self.server_life == "exiting":
+            self.refuse(
+                call,
+                "ChannelClosedError",
+                "MIRROR-IGNORED-EXIT",
+                "a call after GeneratorExit raises ChannelClosedError",
+            )
+            return
+        if self.server_life == "closed":
+            self.refuse(
+                call,
+                "ChannelClosedError",
+                "MISUSE-CLOSED-SERVER",
+                "a call after server.aclose() raises ChannelClosedError",
+            )
             return
         message = (THROW, arg) if op == "athrow" else (VALUE, arg)
         pending = Call(
@@ -445,8 +541,12 @@ class ChannelModel:
         )
         if self.server_held or (self.server_owed and self.client_life != "closed"):
             if message != (VALUE, None):
-                self.finish(call, ("raise", "ReplyPendingError"))
-                self.cite("REPLY-PENDING", "a value sent while a reply is owed raises ReplyPendingError")
+                self.refuse(
+                    call,
+                    "ReplyPendingError",
+                    "REPLY-PENDING",
+                    "a value sent while a reply is owed raises ReplyPendingError",
+                )
                 return
             self.server_call = pending
             self.server_receive()
@@ -491,6 +591,8 @@ class ChannelModel:
 
     def client_returns(self, client: Call) -> None:
         """The client's task resumes with what it was given (at quiescence)."""
+        if self.bursting:
+            return
         if self.racing == "client":
             self.hold_for_client(client)
             return
@@ -537,6 +639,7 @@ class ChannelModel:
             return
         if _is_throw(message):
             self.finish(call.id, ("raise", message[1]))
+            self.server_caught = True
             self.cite("MIRROR-ATHROW", f"the server's call raises {message[1]}")
             return
         if call.op == "write_items":
@@ -561,6 +664,7 @@ class ChannelModel:
                     self.client_returns(client)
                 return
             self.deliver_to_client(client, call.items.pop(0))
+            self.pulled[call.id] = self.pulled.get(call.id, 0) + 1
             if self.server_owed:
                 break
         call.stage = "reply"
@@ -596,6 +700,7 @@ class ChannelModel:
         self.finish(call.id, ("raise", "CancelledError"))
         if call.stage == "enter":
             self.end_server("ServerCancelledError")
+            self.end_task(("raise", "CancelledError"), "CANCEL-SERVER-TASK")
         elif call.stage == "offer":
             self.server_offer = None
             self.server_owed = False
@@ -610,6 +715,35 @@ class ChannelModel:
             self.cancel_server_call()
         if self.server_life != "closed":
             self.end_server("ServerCancelledError")
+        self.end_task(("raise", "CancelledError"), "CANCEL-SERVER-TASK")
+
+    def end_task(self, result: Result, clause: str) -> None:
+        """The server task ends with ``result``, as ``clause`` says."""
+        self.server_task = result
+        self.task_clause = clause
+        self.cite(clause, f"the server's task {describe(result)}")
+
+    def _on_delegate(self, event: Event) -> None:
+        call = self.new_call(f"delegate.{event.op}")
+        self.refuse(
+            call,
+            "AlreadyRunningError",
+            "MIRROR-ALREADY-RUNNING",
+            "a call of the server end from another task, while one is pending, raises AlreadyRunningError",
+        )
+
+    def _on_burst(self, event: Event) -> None:
+        # Each asend but the last returns at once into the batch: the
+        # reader's task resumes only once the burst is over.
+        self.bursting = True
+        try:
+            for value in event.arg:
+                self._on_server(Event("server", event.op, value))
+        finally:
+            self.bursting = False
+        client = self.client_call
+        if client is not None and client.got:
+            self.client_returns(client)
 
     def _on_race(self, event: Event) -> None:
         # The peer's call delivers as usual, but the receiving end's task is
@@ -643,13 +777,29 @@ class ChannelModel:
         if call.op == "enter":
             self.server_held.clear()
             self.end_server("ServerCancelledError")
+            self.end_task(("raise", "CancelledError"), "CANCEL-SERVER-TASK")
             return
         self.cite("CANCEL-RECEIVE-RACE", "the request waits for the server's next call")
 
     # -- endings -----------------------------------------------------------
 
     def _on_exit(self, event: Event) -> None:
-        self.end_server("StopAsyncIteration" if event.arg is None else event.arg)
+        raised = event.arg
+        if raised in (None, "GeneratorExit"):
+            self.end_task(
+                ("ok", None), "MIRROR-ACLOSE" if self.server_life == "exiting" else "MIRROR-SERVER-RETURN"
+            )
+        elif raised == "Boom":
+            # The client's exception goes back to athrow(), not to the server's task.
+            self.end_task(("ok", None), "MIRROR-ATHROW")
+        else:
+            self.end_task(("raise", raised), "MIRROR-SERVER-ERROR")
+        if self.server_life == "closed":
+            self.cite(
+                "MISUSE-CLOSED-SERVER", "the server end was closed already: the client learns nothing new"
+            )
+            return
+        self.end_server("StopAsyncIteration" if raised in (None, "GeneratorExit") else raised)
 
     def end_server(self, outcome: str) -> None:
         self.server_life = "closed"
@@ -676,9 +826,30 @@ class ChannelModel:
         self.close_client()
 
     def _on_second(self, event: Event) -> None:
-        self.new_call()
-        self.results[self.calls] = ("raise", "ChannelInUseError")
-        self.cite("MISUSE-SECOND-END", f"a second {event.end} raises ChannelInUseError")
+        call = self.new_call(f"channel.{event.end}")
+        self.refuse(
+            call, "ChannelInUseError", "MISUSE-SECOND-END", f"a second {event.end} raises ChannelInUseError"
+        )
+
+
+# What a refused event may change: the record of the calls, not the channel.
+_BOOKKEEPING = frozenset({"calls", "results", "steps", "labels", "refused"})
+
+
+def _state(model: ChannelModel) -> Any:
+    """Everything in ``model`` that a refused event must leave as it was."""
+    return [
+        value if value is None or type(value) in _PLAIN else repr(value)
+        for name, value in vars(model).items()
+        if name not in _BOOKKEEPING
+    ]
+
+
+_PLAIN = (str, bool, int)
+
+
+def describe(result: Result) -> str:
+    return f"returns {result[1]!r}" if result[0] == "ok" else f"raises {result[1]}"
 
 
 def _is_throw(message: Any) -> bool:
@@ -705,11 +876,16 @@ def events(stream: bool) -> list[Event]:
         Event("server", "asend", 1),
         Event("server", "asend", None),
         Event("server", "athrow", "Boom"),
+        Event("server", "aclose"),
+        Event("delegate", "athrow", "Boom"),
+        Event("delegate", "aclose"),
         Event("cancel", end="client"),
         Event("cancel", end="server"),
         Event("kill"),
         Event("exit"),
         Event("exit", arg="ValueError"),
+        Event("exit", arg="Boom"),
+        Event("exit", arg="GeneratorExit"),
         Event("race", "asend", 1, end="client"),
         Event("race", "anext", end="server"),
         Event("abandon", end="client"),
@@ -718,7 +894,9 @@ def events(stream: bool) -> list[Event]:
     ]
     if stream:
         alphabet += [
+            Event("client", "read_items", 1),
             Event("client", "read_items", 3),
+            Event("burst", "asend", (1, 2)),
             Event("server", "write_items", (1, 2)),
             Event("server", "write_items", (1, 2, 3, 4)),
             Event("race", "write_items", (1, 2), end="client"),
@@ -728,12 +906,14 @@ def events(stream: bool) -> list[Event]:
 
 def label(event: Event) -> str:
     """The event as the transition table shows it (values abstracted)."""
-    if event.kind in ("client", "server"):
+    if event.kind in ("client", "server", "delegate"):
         return f"{event.kind} {event.op}" + ("(x)" if event.op == "asend" and event.arg is not None else "")
+    if event.kind == "burst":
+        return f"server {event.op} burst"
     if event.kind == "race":
         return f"{event.op} delivered, then {event.end} cancelled"
     if event.kind == "exit":
-        return "server block raises" if event.arg else "server block ends"
+        return f"server block raises {event.arg}" if event.arg else "server block ends"
     if event.kind == "kill":
         return "server task cancelled"
     return f"{event.kind} {event.end}"
@@ -903,6 +1083,8 @@ def signature(model: ChannelModel) -> Any:
         call(model.server_call),
         bool(model.delivered["client"]),
         model.abandoned,
+        model.server_task,
+        model.server_caught,
     )
 
 

@@ -23,6 +23,9 @@ MODEL_CLAUSES = (
     "MIRROR-ACLOSE-UNSTARTED",
     "MIRROR-CLOSED-CLIENT",
     "MIRROR-ALREADY-RUNNING",
+    "MIRROR-IGNORED-EXIT",
+    "MISUSE-CLOSED-SERVER",
+    "MISUSE-REFUSED-CHANGES-NOTHING",
     "SERVER-BLOCK-ENTER",
     "CANCEL-SEND-UNTAKEN",
     "CANCEL-SEND-TAKEN",
@@ -56,7 +59,17 @@ def event_strategy(model: ChannelModel) -> st.SearchStrategy[Event]:
         (Event("server", "asend"), st.builds(lambda v: Event("server", "asend", v), replies)),
         (Event("server", "athrow", "Boom"), st.just(Event("server", "athrow", "Boom"))),
         (Event("server", "anext"), st.just(Event("server", "anext"))),
+        (Event("server", "aclose"), st.just(Event("server", "aclose"))),
+        (
+            Event("delegate", "asend"),
+            st.sampled_from(
+                [Event("delegate", "asend", 2), Event("delegate", "anext"), Event("delegate", "aclose")]
+            )
+            | st.just(Event("delegate", "athrow", "Boom")),
+        ),
         (Event("exit"), st.sampled_from([Event("exit"), Event("exit", arg="ValueError")])),
+        (Event("exit", arg="Boom"), st.just(Event("exit", arg="Boom"))),
+        (Event("exit", arg="GeneratorExit"), st.just(Event("exit", arg="GeneratorExit"))),
         (
             Event("race", "asend", end="client"),
             st.builds(lambda v: Event("race", "asend", v, end="client"), values),
@@ -83,6 +96,12 @@ def event_strategy(model: ChannelModel) -> st.SearchStrategy[Event]:
             (
                 Event("server", "write_items", ()),
                 st.builds(lambda i: Event("server", "write_items", i), items),
+            ),
+            (
+                Event("burst", "asend", (1, 2)),
+                st.builds(
+                    lambda v: Event("burst", "asend", tuple(v)), st.lists(replies, min_size=2, max_size=2)
+                ),
             ),
             (
                 Event("race", "write_items", (), end="client"),
