@@ -12,13 +12,15 @@ for that step and prints the sequence of events as a script to paste.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any, NoReturn
 
 from .clauses import CLAUSES
 from .harness import Hang, Harness, describe, matches
-from .model import ChannelModel, Event
+from .model import ChannelModel, Event, signature
+from .model import events as model_events
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -26,9 +28,32 @@ STATS = {"runs": 0, "steps": 0}
 
 
 class ConformanceError(AssertionError):
-    def __init__(self, message: str, clauses: list[str]) -> None:
+    """The implementation differs from the model.
+
+    ``clauses`` are those of the step where the difference showed; the
+    report (``str()``) searches, when it is first rendered, for the earlier
+    step whose clause the implementation broke first (:func:`first_broken`).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        clauses: list[str],
+        events: list[Event] | None = None,
+        problems: list[str] | None = None,
+        report: Callable[[], str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.clauses = clauses
+        # The events up to the one where the implementation differed.
+        self.events = events or []
+        self.problems = problems or []
+        self._report = report
+
+    def __str__(self) -> str:
+        if self._report is not None:
+            self.args, self._report = (self._report(),), None
+        return super().__str__()
 
 
 class Conformance:
@@ -46,6 +71,7 @@ class Conformance:
         # A loop passed in is the caller's to close; otherwise the run owns one.
         self.own_loop = loop is None
         self.loop = loop_factory() if loop is None else loop
+        self.loop_factory = loop_factory
         self.model = ChannelModel(stream=stream)
         self.harness = Harness(module, stream)
         self.events: list[Event] = []
@@ -57,7 +83,7 @@ class Conformance:
         STATS["steps"] += 1
         phase = self.model.phase
         expected = self.model.apply(event)
-        before = self.harness.snapshot()
+        before = self.harness.snapshot() if self.model.refused else ()
         try:
             observed = self.loop.run_until_complete(self.harness.apply(event))
         except Hang as hang:
@@ -137,15 +163,38 @@ class Conformance:
             clauses = list(dict.fromkeys(clause for clause, _ in self.model.steps)) or [
                 "CANCEL-LEAVES-USABLE"
             ]
-        lines = [
-            f"{self.impl_name} violates {', '.join(clauses)}",
-            *(f"  {clause}: {CLAUSES[clause].statement}" for clause in clauses),
-            f"at step {len(self.events)}, {event}, from {phase}:",
+        events = list(self.events)
+        surfaced = [
+            f"at step {len(events)}, {event}, from {phase}:",
             *(f"  {problem}" for problem in problems),
             "Reproduce with:",
-            *("  " + line for line in script(self.impl_name, self.stream, self.events).splitlines()),
+            *("  " + line for line in script(self.impl_name, self.stream, events).splitlines()),
         ]
-        raise ConformanceError("\n".join(lines), clauses)
+
+        def report() -> str:
+            first = (
+                first_broken(self.module, self.loop_factory, self.stream, self.impl_name, events)
+                if event in events
+                else None
+            )
+            if first is None:
+                return _violates(self.impl_name, clauses, surfaced)
+            step, broken, evidence = first
+            return _violates(
+                self.impl_name,
+                broken,
+                [
+                    f"first at step {step}, {events[step - 1]}: after it, the implementation already "
+                    "differs from the model on these next events:",
+                    *(f"  {probe}: {problem}" for probe, problem in evidence.items()),
+                    f"It showed later as {', '.join(clauses)}, {surfaced[0]}",
+                    *surfaced[1:],
+                ],
+            )
+
+        raise ConformanceError(
+            _violates(self.impl_name, clauses, surfaced), clauses, events, problems, report
+        )
 
     def close(self) -> None:
         try:
@@ -156,6 +205,75 @@ class Conformance:
         finally:
             if self.own_loop:
                 self.loop.close()
+
+
+def _violates(impl_name: str, clauses: list[str], lines: list[str]) -> str:
+    return "\n".join(
+        [
+            f"{impl_name} violates {', '.join(clauses)}",
+            *(f"  {clause}: {CLAUSES[clause].statement}" for clause in clauses),
+            *lines,
+        ]
+    )
+
+
+def first_broken(
+    module: ModuleType, loop_factory: LoopFactory, stream: bool, impl_name: str, events: list[Event]
+) -> tuple[int, list[str], dict[str, str]] | None:
+    """The step whose clause the implementation broke first, when it is not the last one.
+
+    A failure shows at the first call that looks at a wrong state, which may
+    be steps after the event that made it wrong (an offer that a cancellation
+    did not withdraw shows at the next athrow). So each prefix of ``events``
+    is replayed, followed by each event of the exploration alphabet that the
+    model allows there, on a fresh channel: the first prefix after which one
+    of them differs from the model already holds the wrong state, and its
+    last step is to blame. When that is the failing step's own prefix, the
+    state rather than the next event is to blame if two events differ, or if
+    an earlier prefix left the model in the same state (where every event
+    agreed).
+    Returns (step, its clauses, each differing next event with its problem).
+    """
+    model = ChannelModel(stream=stream)
+    states = [_observable_state(model)]
+    for length in range(len(events)):
+        if length:
+            model.apply(events[length - 1])
+            clauses = list(dict.fromkeys(clause for clause, _ in model.steps))
+            states.append(_observable_state(model))
+        evidence = {}
+        for probe in model_events(stream):
+            if model.enabled(probe):
+                problem = _differs(module, loop_factory, stream, impl_name, [*events[:length], probe])
+                if problem is not None:
+                    evidence[str(probe)] = problem
+        if not evidence:
+            continue
+        last = length == len(events) - 1
+        if length and clauses and (not last or len(evidence) > 1 or states[-1] in states[:-1]):
+            return length, clauses, evidence
+        return None
+    return None
+
+
+def _observable_state(model: ChannelModel) -> Any:
+    return (signature(model), tuple(model.delivered.values()))
+
+
+def _differs(
+    module: ModuleType, loop_factory: LoopFactory, stream: bool, impl_name: str, events: list[Event]
+) -> str | None:
+    """The first problem of running ``events`` on a fresh channel, or None."""
+    run = Conformance(module, loop_factory, stream, impl_name)
+    try:
+        for event in events:
+            run.step(event)
+        run.close()
+    except ConformanceError as failure:
+        with contextlib.suppress(Exception):
+            run.close()
+        return failure.problems[0] if failure.problems else "differs"
+    return None
 
 
 def _task(outcome: Any) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from .conformance import Conformance, LoopFactory
-from .model import ChannelModel, Event
+from .conformance import Conformance, ConformanceError, LoopFactory
+from .harness import Harness
+from .model import ChannelModel, Event, sequences
 
 # Every clause that a step of the model can cite.
 MODEL_CLAUSES = (
@@ -131,3 +133,133 @@ def test_implementation_follows_the_model(
     impl: ModuleType, impl_name: str, loop_factory: LoopFactory, stream: bool
 ) -> None:
     run_state_machine_as_test(lambda: ConformanceMachine(Conformance(impl, loop_factory, stream, impl_name)))
+
+
+# -- refused calls change nothing --------------------------------------------
+
+anext_, enter = Event("client", "anext"), Event("server", "enter")
+athrow = Event("client", "athrow", "Boom")
+# The server catches the client's exception, and re-raises it after a second
+# athrow was refused: the exception must go back to the first athrow, and the
+# server's task must not raise (issue 10).
+REFUSED_ATHROWS = {
+    "already-running": [
+        anext_,
+        enter,
+        Event("server", "asend", 1),
+        athrow,
+        athrow,
+        Event("exit", arg="Boom"),
+    ],
+    "reply-pending": [
+        anext_,
+        enter,
+        Event("server", "asend", 1),
+        athrow,
+        Event("cancel", end="client"),
+        athrow,
+        Event("exit", arg="Boom"),
+    ],
+}
+
+
+def verdict(module: ModuleType, loop_factory: LoopFactory, events: list[Event], stream: bool = False) -> None:
+    """Run ``events`` against ``module``; raise ConformanceError at the first difference."""
+    run = Conformance(module, loop_factory, stream, module.__name__)
+    try:
+        for event in events:
+            run.step(event)
+    finally:
+        run.close()
+
+
+@pytest.mark.clause(
+    "MIRROR-ALREADY-RUNNING", "REPLY-PENDING", "MIRROR-ATHROW", "MISUSE-REFUSED-CHANGES-NOTHING"
+)
+@pytest.mark.parametrize("scenario", sorted(REFUSED_ATHROWS))
+def test_a_refused_athrow_changes_nothing(impl: ModuleType, loop_factory: LoopFactory, scenario: str) -> None:
+    verdict(impl, loop_factory, REFUSED_ATHROWS[scenario])
+
+
+@pytest.fixture
+def eager_thrown(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """channels.py as 1.0 was: athrow() recorded its exception before the call was accepted."""
+    import channels
+
+    original = channels._Handoff.client_throw
+
+    async def client_throw(self: Any, end: Any, exc: BaseException) -> Any:
+        if self.client_state == "started":
+            self.thrown = exc
+        return await original(self, end, exc)
+
+    monkeypatch.setattr(channels._Handoff, "client_throw", client_throw)
+    return channels
+
+
+@pytest.mark.clause("MIRROR-ALREADY-RUNNING", "REPLY-PENDING", "MISUSE-REFUSED-CHANGES-NOTHING")
+@pytest.mark.parametrize("scenario", sorted(REFUSED_ATHROWS))
+def test_a_refusal_that_keeps_what_it_was_given_fails_at_once(
+    eager_thrown: ModuleType, loop_factory: LoopFactory, scenario: str
+) -> None:
+    events = REFUSED_ATHROWS[scenario]
+    with pytest.raises(ConformanceError) as failure:
+        verdict(eager_thrown, loop_factory, events)
+    assert failure.value.events == events[:-1]  # the refused athrow, not the step where it shows
+    assert "MISUSE-REFUSED-CHANGES-NOTHING" in failure.value.clauses
+
+
+@pytest.mark.clause("MIRROR-ATHROW", "MISUSE-REFUSED-CHANGES-NOTHING")
+@pytest.mark.parametrize("scenario", sorted(REFUSED_ATHROWS))
+def test_a_refusal_that_changes_state_fails_where_the_server_task_raises(
+    eager_thrown: ModuleType, loop_factory: LoopFactory, scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the direct check, the server's task outcome shows the change.
+    monkeypatch.setattr(Harness, "keeps_thrown", lambda self, call: False)
+    with pytest.raises(
+        ConformanceError, match=r"the server's task: the model returns None; the implementation raises Boom"
+    ) as failure:
+        verdict(eager_thrown, loop_factory, REFUSED_ATHROWS[scenario])
+    assert failure.value.clauses == ["MIRROR-ATHROW"]
+
+
+class _LeakyModel(ChannelModel):
+    def _on_second(self, event: Event) -> None:
+        super()._on_second(event)
+        self.delivered["client"] += 1
+
+
+@pytest.mark.clause("MISUSE-REFUSED-CHANGES-NOTHING")
+def test_the_model_proves_that_each_refusal_changes_nothing() -> None:
+    refusals = 0
+    for stream in (False, True):
+        for events in sequences(3, stream=stream):
+            model = ChannelModel(stream=stream)
+            for event in events:
+                model.apply(event)  # raises if a refusal changed the model's state
+                refusals += model.refused
+    assert refusals
+    with pytest.raises(AssertionError, match="refusal of second client changed its state"):
+        _LeakyModel().apply(Event("second", end="client"))
+
+
+# -- reports name the clause broken first --------------------------------------
+
+
+@pytest.mark.clause("CANCEL-SEND-UNTAKEN")
+def test_a_report_names_the_step_that_broke_its_clause_first(
+    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import channels
+
+    # A cancelled call that leaves its request offered: it shows only when a
+    # later call takes the request, but the cancellation broke the clause.
+    monkeypatch.setattr(channels._Handoff, "withdraw", staticmethod(lambda side: None))
+    events = [anext_, Event("cancel", end="client"), enter]
+    with pytest.raises(ConformanceError) as failure:
+        verdict(channels, loop_factory, events)
+    assert failure.value.clauses == ["SERVER-BLOCK-ENTER"]  # where it showed
+    report = str(failure.value)
+    assert report.startswith("channels violates CANCEL-SEND-UNTAKEN\n"), report
+    assert "first at step 2, cancel client:" in report
+    assert "call 2 (server.enter): the model is still pending; the implementation returns None" in report
