@@ -226,38 +226,59 @@ def first_broken(
     be steps after the event that made it wrong (an offer that a cancellation
     did not withdraw shows at the next athrow). So each prefix of ``events``
     is replayed, followed by each event of the exploration alphabet that the
-    model allows there, on a fresh channel: the first prefix after which one
-    of them differs from the model already holds the wrong state, and its
-    last step is to blame. When that is the failing step's own prefix, the
-    state rather than the next event is to blame if two events differ, or if
-    an earlier prefix left the model in the same state (where every event
-    agreed).
+    model allows there, on a fresh channel, until one of them differs from
+    the model. The prefix's last step is to blame if the state it left is
+    wrong rather than the events that differ: if the same events agree with
+    the model after another, shorter path to the same model state.
     Returns (step, its clauses, each differing next event with its problem).
     """
     model = ChannelModel(stream=stream)
-    states = [_observable_state(model)]
+    clauses: list[str] = []
     for length in range(len(events)):
         if length:
             model.apply(events[length - 1])
             clauses = list(dict.fromkeys(clause for clause, _ in model.steps))
-            states.append(_observable_state(model))
-        evidence = {}
+        differing = {}
         for probe in model_events(stream):
             if model.enabled(probe):
                 problem = _differs(module, loop_factory, stream, impl_name, [*events[:length], probe])
                 if problem is not None:
-                    evidence[str(probe)] = problem
-        if not evidence:
+                    differing[probe] = problem
+        if not differing:
             continue
-        last = length == len(events) - 1
-        if length and clauses and (not last or len(evidence) > 1 or states[-1] in states[:-1]):
-            return length, clauses, evidence
-        return None
+        path = _another_path(model, events[:length])
+        if path is None or any(
+            _differs(module, loop_factory, stream, impl_name, [*path, probe]) for probe in differing
+        ):
+            return None
+        return length, clauses, {str(probe): problem for probe, problem in differing.items()}
     return None
 
 
 def _observable_state(model: ChannelModel) -> Any:
-    return (signature(model), tuple(model.delivered.values()))
+    return (signature(model), tuple(model.delivered.values()), model.abandoned)
+
+
+def _another_path(target: ChannelModel, path: list[Event]) -> list[Event] | None:
+    """The shortest event path other than ``path`` to the model state of ``target`` (breadth first)."""
+    goal = _observable_state(target)
+    frontier: list[tuple[ChannelModel, list[Event]]] = [(ChannelModel(stream=target.stream), [])]
+    seen = {_observable_state(frontier[0][0])}
+    for _ in range(len(path) + 1):
+        successors = []
+        for model, prefix in frontier:
+            if _observable_state(model) == goal and prefix != path:
+                return prefix
+            for event in model_events(target.stream):
+                if model.enabled(event):
+                    successor = model.copy()
+                    successor.apply(event)
+                    state = _observable_state(successor)
+                    if state not in seen or (state == goal and [*prefix, event] != path):
+                        seen.add(state)
+                        successors.append((successor, [*prefix, event]))
+        frontier = successors
+    return None
 
 
 def _differs(

@@ -263,3 +263,115 @@ def test_a_report_names_the_step_that_broke_its_clause_first(
     assert report.startswith("channels violates CANCEL-SEND-UNTAKEN\n"), report
     assert "first at step 2, cancel client:" in report
     assert "call 2 (server.enter): the model is still pending; the implementation returns None" in report
+
+
+# -- what the harness observes -------------------------------------------------
+
+cancel_client, cancel_server = Event("cancel", end="client"), Event("cancel", end="server")
+# Scenarios that reach each new observable for sure, whatever the luck or the
+# depth of a run: (stream, events), each checked step by step by Conformance.
+OBSERVED = {
+    "server-task-sees-its-own-error": (False, [anext_, enter, Event("exit", arg="ValueError")]),
+    "ignored-generator-exit": (
+        False,
+        [
+            anext_,
+            enter,
+            Event("server", "asend", 1),
+            Event("client", "aclose"),
+            Event("server", "asend", 2),
+            Event("exit", arg="GeneratorExit"),
+        ],
+    ),
+    "server-aclose-then-send": (
+        False,
+        [
+            anext_,
+            enter,
+            Event("server", "aclose"),
+            Event("server", "asend", 1),
+            Event("server", "aclose"),
+            anext_,
+        ],
+    ),
+    "delegate-while-pending": (
+        False,
+        [
+            anext_,
+            enter,
+            Event("server", "asend", 1),
+            Event("delegate", "athrow", "Boom"),
+            Event("delegate", "aclose"),
+        ],
+    ),
+    "write-items-cancelled-waiting": (
+        True,
+        [anext_, enter, cancel_client, Event("server", "write_items", (1, 2)), cancel_server, anext_],
+    ),
+    "burst-into-one-batch": (
+        True,
+        [Event("client", "read_items", 3), enter, Event("burst", "asend", (1, 2)), anext_],
+    ),
+    "read-fewer-than-held": (
+        True,
+        [
+            anext_,
+            enter,
+            cancel_client,
+            Event("client", "read_items", 3),
+            Event("race", "write_items", (1, 2, 3), end="client"),
+            Event("client", "read_items", 1),
+            Event("client", "read_items", 3),
+        ],
+    ),
+}
+
+
+@pytest.mark.clause(
+    "MIRROR-SERVER-ERROR",
+    "MIRROR-IGNORED-EXIT",
+    "MIRROR-ACLOSE",
+    "MIRROR-SERVER-RETURN",
+    "MISUSE-CLOSED-SERVER",
+    "MIRROR-ALREADY-RUNNING",
+    "WRITE-ITEMS-LAZY",
+    "READ-ITEMS-BATCH",
+    "CANCEL-RECEIVE-RACE",
+)
+@pytest.mark.parametrize("scenario", sorted(OBSERVED))
+def test_the_harness_observes(impl: ModuleType, loop_factory: LoopFactory, scenario: str) -> None:
+    stream, events = OBSERVED[scenario]
+    verdict(impl, loop_factory, events, stream=stream)
+
+
+@pytest.mark.clause("WRITE-ITEMS-LAZY")
+def test_an_item_pulled_by_a_cancelled_write_items_is_seen_lost(
+    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import channels
+
+    original = channels._Handoff.server_write
+
+    async def pulls_one_first(self: Any, items: Any) -> None:
+        iterator = iter(items)
+        next(iterator)  # pulled before a reader is there, and lost
+        await original(self, iterator)
+
+    monkeypatch.setattr(channels._Handoff, "server_write", pulls_one_first)
+    with pytest.raises(ConformanceError, match="items pulled from each write_items") as failure:
+        verdict(channels, loop_factory, OBSERVED["write-items-cancelled-waiting"][1], stream=True)
+    assert failure.value.clauses == ["WRITE-ITEMS-LAZY"]
+    assert len(failure.value.events) == 4  # the write_items, not the cancellation after it
+
+
+@pytest.mark.clause("MIRROR-SERVER-ERROR")
+def test_a_server_task_that_does_not_see_its_own_error_fails(
+    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import channels
+
+    original = channels._Handoff.server_exit
+    monkeypatch.setattr(channels._Handoff, "server_exit", lambda self, exc: original(self, exc) or True)
+    with pytest.raises(ConformanceError, match="the server's task: the model raises ValueError") as failure:
+        verdict(channels, loop_factory, OBSERVED["server-task-sees-its-own-error"][1])
+    assert failure.value.clauses == ["MIRROR-SERVER-ERROR"]
