@@ -962,14 +962,8 @@ EVENTS: dict[str, str] = {
 
 
 def sequences(depth: int, stream: bool = False) -> Iterator[tuple[Event, ...]]:
-    """Every enabled event sequence of exactly ``depth`` events (bounded-exhaustive).
-
-    A stream's reader asks with read_items only: read_items(1) takes the
-    handoff path of anext (capacity 1), which the Channel's sequences take,
-    and leaving anext out keeps the stream's tree as small as it was before
-    read_items(1) joined it.
-    """
-    alphabet = [event for event in events(stream) if not (stream and event == Event("client", "anext"))]
+    """Every enabled event sequence of exactly ``depth`` events (bounded-exhaustive)."""
+    alphabet = events(stream)
 
     def extend(model: ChannelModel, prefix: tuple[Event, ...]) -> Iterator[tuple[Event, ...]]:
         if len(prefix) == depth:
