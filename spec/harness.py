@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from types import ModuleType
@@ -22,6 +23,9 @@ from typing import Any
 
 from .loops import SETTLE_ROUNDS, blocked
 from .model import Event
+
+# Seconds that a call from another event loop may take: it must fail at once.
+FOREIGN_CALL_BOUND = 5.0
 
 
 class Boom(Exception):
@@ -127,6 +131,22 @@ class Harness:
 
     async def _delegate_call(self, call: int, event: Event) -> None:
         self.results[call] = await _outcome(self._method(call, self.server, event))
+
+    def _on_foreign(self, event: Event) -> None:
+        # Run the call on a loop of its own, in a thread of its own, while
+        # this loop waits: one thread runs at a time. The join's bound only
+        # keeps a call that never returns from stopping the suite.
+        call = self.new_call()
+        operation = self._method(call, self.client, event)
+        outcome: list[Observed] = []
+        thread = threading.Thread(
+            target=lambda: outcome.append(asyncio.run(_outcome(operation))), daemon=True
+        )
+        thread.start()
+        thread.join(FOREIGN_CALL_BOUND)
+        if not outcome:
+            raise Hang(f"a call from another event loop did not end within {FOREIGN_CALL_BOUND} s")
+        self.results[call] = outcome[0]
 
     def _on_burst(self, event: Event) -> None:
         # The commands are queued together: the server task takes the next

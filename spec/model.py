@@ -79,6 +79,8 @@ class Event:
       tuple of items, written from a generator whose yields are counted).
     * ``delegate``: another task makes the server end's call ``op(arg)``
       while the server task's call is pending (a concurrent call).
+    * ``foreign``: the client's call ``op(arg)`` made from another event
+      loop (in another thread), once the channel is bound to its loop.
     * ``burst``: the server task makes ``asend(v)`` for each ``v`` of
       ``arg`` without the loop running in between, as a loop of asends
       into a read_items batch with room does.
@@ -101,7 +103,7 @@ class Event:
     end: str = ""
 
     def __str__(self) -> str:
-        if self.kind in ("client", "server", "delegate", "burst"):
+        if self.kind in ("client", "server", "delegate", "burst", "foreign"):
             return f"{self.kind}.{self.op}({'' if self.arg is None else repr(self.arg)})"
         if self.kind == "race":
             return f"race: {self.op}({'' if self.arg is None else repr(self.arg)}) then cancel {self.end}"
@@ -284,6 +286,9 @@ class ChannelModel:
             return (
                 server is not None and server.stage != "enter" and (event.op != "write_items" or self.stream)
             )
+        if kind == "foreign":
+            # Entering the server block binds the channel to the loop.
+            return self.server_life != "absent" and self.client_call is None
         if kind == "burst":
             client = self.client_call
             return (
@@ -730,6 +735,15 @@ class ChannelModel:
             "AlreadyRunningError",
             "MIRROR-ALREADY-RUNNING",
             "a call of the server end from another task, while one is pending, raises AlreadyRunningError",
+        )
+
+    def _on_foreign(self, event: Event) -> None:
+        call = self.new_call(f"client.{event.op} from another loop")
+        self.refuse(
+            call,
+            "WrongEventLoopError",
+            "MISUSE-WRONG-LOOP",
+            "a call from another loop raises WrongEventLoopError",
         )
 
     def _on_burst(self, event: Event) -> None:

@@ -28,6 +28,7 @@ MODEL_CLAUSES = (
     "MIRROR-IGNORED-EXIT",
     "MISUSE-CLOSED-SERVER",
     "MISUSE-REFUSED-CHANGES-NOTHING",
+    "MISUSE-WRONG-LOOP",
     "SERVER-BLOCK-ENTER",
     "CANCEL-SEND-UNTAKEN",
     "CANCEL-SEND-TAKEN",
@@ -71,6 +72,11 @@ def event_strategy(model: ChannelModel) -> st.SearchStrategy[Event]:
         ),
         (Event("exit"), st.sampled_from([Event("exit"), Event("exit", arg="ValueError")])),
         (Event("exit", arg="Boom"), st.just(Event("exit", arg="Boom"))),
+        (
+            Event("foreign", "anext", end="client"),
+            st.sampled_from([Event("foreign", op, end="client") for op in ("anext", "aclose")])
+            | st.just(Event("foreign", "athrow", "Boom", end="client")),
+        ),
         (Event("exit", arg="GeneratorExit"), st.just(Event("exit", arg="GeneratorExit"))),
         (
             Event("race", "asend", end="client"),
@@ -294,6 +300,18 @@ OBSERVED = {
             anext_,
         ],
     ),
+    "call-from-another-loop": (
+        False,
+        [
+            anext_,
+            enter,
+            Event("server", "asend", 1),
+            Event("foreign", "anext", end="client"),
+            Event("foreign", "athrow", "Boom", end="client"),
+            Event("foreign", "aclose", end="client"),
+            anext_,
+        ],
+    ),
     "delegate-while-pending": (
         False,
         [
@@ -333,6 +351,7 @@ OBSERVED = {
     "MIRROR-ACLOSE",
     "MIRROR-SERVER-RETURN",
     "MISUSE-CLOSED-SERVER",
+    "MISUSE-WRONG-LOOP",
     "MIRROR-ALREADY-RUNNING",
     "WRITE-ITEMS-LAZY",
     "READ-ITEMS-BATCH",
