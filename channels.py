@@ -717,7 +717,7 @@ class _Handoff:
                 raise self.closed_under_call()
             if message is not _NOTHING:
                 if type(message) is _Thrown:
-                    raise self.raise_in_server(message)
+                    raise self.server_takes_throw(message)
                 return message
             # Woken without a message: the client closed.
             return self.server_take()
@@ -735,10 +735,10 @@ class _Handoff:
         else:
             self.raise_exit()
         if type(message) is _Thrown:
-            raise self.raise_in_server(message)
+            raise self.server_takes_throw(message)
         return message
 
-    def raise_in_server(self, thrown: _Thrown) -> BaseException:
+    def server_takes_throw(self, thrown: _Thrown) -> BaseException:
         """The exception that the client threw, which the server's call now raises.
 
         Recorded here, and not when the client's athrow() starts, so that a
