@@ -70,7 +70,7 @@ class Harness:
         self.errors: list[dict[str, Any]] = []
         # How the server task ended: what ``async with`` raised in it, or ("ok", None).
         self.server_outcome: Observed | None = None
-        # The last exception that a server call raised (the block may re-raise it).
+        # The last Boom or GeneratorExit that a server call raised (the block may re-raise it).
         self.caught: BaseException | None = None
         self.writes: dict[int, Items] = {}
         # The exception given to each athrow call, weakly: a refused call must not keep it.
@@ -210,10 +210,8 @@ class Harness:
                 if event.kind == "exit":
                     if event.arg == "ValueError":
                         raise ValueError("the server block raises")
-                    if event.arg == "Boom":
-                        raise self.caught  # type: ignore[misc]  # the client's exception, caught earlier
-                    if event.arg == "GeneratorExit":
-                        raise GeneratorExit
+                    if event.op == "reraise":
+                        raise self.caught  # type: ignore[misc]  # what a call raised earlier
                     return
                 self.server_call = call
                 try:
@@ -227,10 +225,11 @@ class Harness:
                     if self.kill_server:
                         raise
                     _uncancel()
-                except GeneratorExit:
+                except GeneratorExit as exc:
                     # The block goes on: an "exit" event leaves it, or a call
                     # ignores the GeneratorExit (MIRROR-IGNORED-EXIT).
                     self.results[call] = ("raise", GeneratorExit)
+                    self.caught = exc
                 finally:
                     self.server_call = None
 

@@ -88,9 +88,9 @@ class Event:
       the CancelledError and goes on.
     * ``kill``: cancel the server task: its CancelledError leaves the block.
     * ``exit``: the server task leaves its block normally (``arg`` None),
-      by raising ValueError (``arg`` "ValueError"), by re-raising the
-      exception the client threw and its call raised (``arg`` "Boom"), or
-      by re-raising the GeneratorExit its call raised (``arg`` "GeneratorExit").
+      by raising ValueError (``arg`` "ValueError"), or (``op`` "reraise")
+      by re-raising what its last call raised: the exception the client
+      threw, or GeneratorExit.
     * ``race``: ``end``'s pending call gets a message from the peer's call
       ``op(arg)`` and is cancelled before its task resumes.
     * ``abandon``: drop the client end without closing it (garbage).
@@ -108,6 +108,8 @@ class Event:
         if self.kind == "race":
             return f"race: {self.op}({'' if self.arg is None else repr(self.arg)}) then cancel {self.end}"
         if self.kind == "exit":
+            if self.op == "reraise":
+                return "server leaves its block re-raising what its last call raised"
             return "server leaves its block" + (f" raising {self.arg}" if self.arg else "")
         return f"{self.kind} {self.end}".strip()
 
@@ -179,8 +181,9 @@ class ChannelModel:
     # How the server task ended (None while it runs or before it starts).
     server_task: Result | None = None
     task_clause: str = ""
-    # A server call raised an exception that the client threw: the block may re-raise it.
-    server_caught: bool = False
+    # What the server's last call that raised the client's exception or
+    # GeneratorExit raised ("" if none did): the block may re-raise it.
+    server_caught: str = ""
     # How many items each write_items call pulled from its generator.
     pulled: dict[int, int] = field(default_factory=dict)
     # The last event was refused: it must have changed nothing.
@@ -305,11 +308,7 @@ class ChannelModel:
         if kind == "kill":
             return self.block_running
         if kind == "exit":
-            if event.arg == "Boom":
-                return in_block and self.server_caught
-            if event.arg == "GeneratorExit":
-                return in_block and self.server_life == "exiting"
-            return in_block
+            return in_block and (event.op != "reraise" or bool(self.server_caught))
         if kind == "race":
             if event.end == "client":
                 return (
@@ -497,6 +496,7 @@ class ChannelModel:
     def server_gets_exit(self, call: int) -> None:
         # The server's block goes on until an "exit" event leaves it.
         self.finish(call, ("raise", "GeneratorExit"))
+        self.server_caught = "GeneratorExit"
         self.server_life = "exiting"
 
     # -- server calls ------------------------------------------------------
@@ -644,7 +644,7 @@ class ChannelModel:
             return
         if _is_throw(message):
             self.finish(call.id, ("raise", message[1]))
-            self.server_caught = True
+            self.server_caught = message[1]
             self.cite("MIRROR-ATHROW", f"the server's call raises {message[1]}")
             return
         if call.op == "write_items":
@@ -798,12 +798,12 @@ class ChannelModel:
     # -- endings -----------------------------------------------------------
 
     def _on_exit(self, event: Event) -> None:
-        raised = event.arg
+        raised = self.server_caught if event.op == "reraise" else event.arg
         if raised in (None, "GeneratorExit"):
             self.end_task(
                 ("ok", None), "MIRROR-ACLOSE" if self.server_life == "exiting" else "MIRROR-SERVER-RETURN"
             )
-        elif raised == "Boom":
+        elif event.op == "reraise":
             # The client's exception goes back to athrow(), not to the server's task.
             self.end_task(("ok", None), "MIRROR-ATHROW")
         else:
@@ -822,6 +822,7 @@ class ChannelModel:
         clause = {
             "StopAsyncIteration": "MIRROR-SERVER-RETURN",
             "ServerCancelledError": "CANCEL-SERVER-TASK",
+            "Boom": "MIRROR-ATHROW",
         }.get(outcome, "MIRROR-SERVER-ERROR")
         if self.client_life == "closed":
             self.cite(clause, "the block ends after the client closed: nothing reaches the client")
@@ -901,8 +902,7 @@ def events(stream: bool) -> list[Event]:
         Event("kill"),
         Event("exit"),
         Event("exit", arg="ValueError"),
-        Event("exit", arg="Boom"),
-        Event("exit", arg="GeneratorExit"),
+        Event("exit", "reraise"),
         Event("race", "asend", 1, end="client"),
         Event("race", "anext", end="server"),
         Event("abandon", end="client"),
@@ -930,7 +930,9 @@ def label(event: Event) -> str:
     if event.kind == "race":
         return f"{event.op} delivered, then {event.end} cancelled"
     if event.kind == "exit":
-        return f"server block raises {event.arg}" if event.arg else "server block ends"
+        if event.op == "reraise":
+            return "server block re-raises"
+        return "server block raises" if event.arg else "server block ends"
     if event.kind == "kill":
         return "server task cancelled"
     return f"{event.kind} {event.end}"
@@ -962,7 +964,18 @@ EVENTS: dict[str, str] = {
     "server task cancelled": "The server task is cancelled and the CancelledError leaves the block.",
     "server block ends": "The server task leaves its block normally (the generator body returns).",
     "server block raises": "An exception other than CancelledError and GeneratorExit leaves the server "
-    "block (the block's exception).",
+    "block (the block's exception): the server's task raises it too.",
+    "server block re-raises": "The server block re-raises what its last call raised: the exception "
+    "that the client threw, which goes back to the client while the server's task does not raise, or "
+    "GeneratorExit (the client closed), with which the block ends quietly, as a well-behaved producer's "
+    "does.",
+    "server aclose": "The server calls server.aclose() inside its block: the channel ends as if the block "
+    "had returned, and the block goes on; its later calls raise ChannelClosedError.",
+    "delegate athrow": "Another task calls athrow(exc) on the server end while the server's call is "
+    "pending (a concurrent call).",
+    "delegate aclose": "Another task calls aclose() on the server end while the server's call is pending.",
+    "server asend burst": "The server calls asend(v) several times without the loop running in between, "
+    "as a loop of asends into a read_items batch with room does.",
     "asend delivered, then client cancelled": "A race: the server's asend delivers into the client's "
     "pending call, and the client's task is cancelled before it resumes.",
     "write_items delivered, then client cancelled": "The same race with write_items: the items already "
@@ -996,9 +1009,13 @@ def sequences(depth: int, stream: bool = False) -> Iterator[tuple[Event, ...]]:
 # is a function of them, and a transition's guard is written in them.
 VARIABLES: dict[str, str] = {
     "client": "The client end's lifecycle: unstarted (no request sent yet), open, closed.",
-    "server": "The server block's lifecycle: absent (not entered), entering, open, closed.",
-    "outcome": "How the server block ended, once it has: returned, cancelled or raised; "
+    "server": "The server block's lifecycle: absent (not entered), entering, open, exiting (got "
+    "GeneratorExit and still in its block), closed.",
+    "outcome": "How the server block ended, once it has: returned, cancelled, raised, or rethrown (the "
+    "client's own exception went back to it); "
     "what the client's pending or next call learns.",
+    "caught": "What the server block may re-raise: the last exception the client threw or "
+    "GeneratorExit that a server call raised, if any.",
     "client_owed": "The client sent a request and is owed the server's next item.",
     "server_owed": "The server sent an item and is owed the client's next request.",
     "client_call": "The client's pending call, if any: offering a request, or receiving.",
@@ -1055,7 +1072,10 @@ def variables(model: ChannelModel, event: Event) -> dict[str, str]:
         "server": model.server_life,
         "outcome": "none"
         if outcome is None
-        else {"StopAsyncIteration": "returned", "ServerCancelledError": "cancelled"}.get(outcome, "raised"),
+        else {"StopAsyncIteration": "returned", "ServerCancelledError": "cancelled", "Boom": "rethrown"}.get(
+            outcome, "raised"
+        ),
+        "caught": {"": "none", "GeneratorExit": "GeneratorExit"}.get(model.server_caught, "thrown"),
         "client_owed": str(model.client_owed).lower(),
         "server_owed": str(model.server_owed).lower(),
         "client_call": call(client),

@@ -71,13 +71,12 @@ def event_strategy(model: ChannelModel) -> st.SearchStrategy[Event]:
             | st.just(Event("delegate", "athrow", "Boom")),
         ),
         (Event("exit"), st.sampled_from([Event("exit"), Event("exit", arg="ValueError")])),
-        (Event("exit", arg="Boom"), st.just(Event("exit", arg="Boom"))),
+        (Event("exit", "reraise"), st.just(Event("exit", "reraise"))),
         (
             Event("foreign", "anext", end="client"),
             st.sampled_from([Event("foreign", op, end="client") for op in ("anext", "aclose")])
             | st.just(Event("foreign", "athrow", "Boom", end="client")),
         ),
-        (Event("exit", arg="GeneratorExit"), st.just(Event("exit", arg="GeneratorExit"))),
         (
             Event("race", "asend", end="client"),
             st.builds(lambda v: Event("race", "asend", v, end="client"), values),
@@ -155,7 +154,7 @@ REFUSED_ATHROWS = {
         Event("server", "asend", 1),
         athrow,
         athrow,
-        Event("exit", arg="Boom"),
+        Event("exit", "reraise"),
     ],
     "reply-pending": [
         anext_,
@@ -164,7 +163,7 @@ REFUSED_ATHROWS = {
         athrow,
         Event("cancel", end="client"),
         athrow,
-        Event("exit", arg="Boom"),
+        Event("exit", "reraise"),
     ],
 }
 
@@ -286,7 +285,7 @@ OBSERVED = {
             Event("server", "asend", 1),
             Event("client", "aclose"),
             Event("server", "asend", 2),
-            Event("exit", arg="GeneratorExit"),
+            Event("exit", "reraise"),
         ],
     ),
     "server-aclose-then-send": (

@@ -898,15 +898,7 @@ def test_a_call_while_anext_is_pending_is_refused(loop_factory: LoopFactory, sec
     "AsyncGenTest.test_async_gen_asend_throw_concurrent_with_throw",
     "AsyncGenTest.test_async_gen_athrow_throw_concurrent_with_throw",
 )
-@pytest.mark.parametrize(
-    "second",
-    [
-        "asend",
-        pytest.param(
-            "athrow", marks=pytest.mark.xfail(strict=True, reason="fixed by the refused-calls change")
-        ),
-    ],
-)
+@pytest.mark.parametrize("second", ["asend", "athrow"])
 def test_a_call_while_athrow_is_pending_is_refused(loop_factory: LoopFactory, second: str) -> None:
     async def consume(run: Run) -> None:
         await run.call("anext", anext(run.gen))
