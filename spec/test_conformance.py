@@ -168,9 +168,11 @@ REFUSED_ATHROWS = {
 }
 
 
-def verdict(module: ModuleType, loop_factory: LoopFactory, events: list[Event], stream: bool = False) -> None:
-    """Run ``events`` against ``module``; raise ConformanceError at the first difference."""
-    run = Conformance(module, loop_factory, stream, module.__name__)
+def verdict(
+    module: ModuleType, loop_factory: LoopFactory, events: list[Event], stream: bool = False, name: str = ""
+) -> None:
+    """Run ``events`` against ``module`` (named ``name``, as --impl was); raise at the first difference."""
+    run = Conformance(module, loop_factory, stream, name or module.__name__)
     try:
         for event in events:
             run.step(event)
@@ -182,8 +184,10 @@ def verdict(module: ModuleType, loop_factory: LoopFactory, events: list[Event], 
     "MIRROR-ALREADY-RUNNING", "REPLY-PENDING", "MIRROR-ATHROW", "MISUSE-REFUSED-CHANGES-NOTHING"
 )
 @pytest.mark.parametrize("scenario", sorted(REFUSED_ATHROWS))
-def test_a_refused_athrow_changes_nothing(impl: ModuleType, loop_factory: LoopFactory, scenario: str) -> None:
-    verdict(impl, loop_factory, REFUSED_ATHROWS[scenario])
+def test_a_refused_athrow_changes_nothing(
+    impl: ModuleType, impl_name: str, loop_factory: LoopFactory, scenario: str
+) -> None:
+    verdict(impl, loop_factory, REFUSED_ATHROWS[scenario], name=impl_name)
 
 
 @pytest.fixture
@@ -357,9 +361,11 @@ OBSERVED = {
     "CANCEL-RECEIVE-RACE",
 )
 @pytest.mark.parametrize("scenario", sorted(OBSERVED))
-def test_the_harness_observes(impl: ModuleType, loop_factory: LoopFactory, scenario: str) -> None:
+def test_the_harness_observes(
+    impl: ModuleType, impl_name: str, loop_factory: LoopFactory, scenario: str
+) -> None:
     stream, events = OBSERVED[scenario]
-    verdict(impl, loop_factory, events, stream=stream)
+    verdict(impl, loop_factory, events, stream=stream, name=impl_name)
 
 
 @pytest.mark.clause("WRITE-ITEMS-LAZY")
@@ -393,3 +399,26 @@ def test_a_server_task_that_does_not_see_its_own_error_fails(
     with pytest.raises(ConformanceError, match="the server's task: the model raises ValueError") as failure:
         verdict(channels, loop_factory, OBSERVED["server-task-sees-its-own-error"][1])
     assert failure.value.clauses == ["MIRROR-SERVER-ERROR"]
+
+
+@pytest.mark.clause("READ-ITEMS-BATCH")
+def test_an_asend_that_yields_to_the_loop_splits_the_burst(
+    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import channels
+
+    original = channels._Handoff.server_call
+
+    async def yields_first(self: Any, message: Any, method: str) -> Any:
+        await asyncio.sleep(0)  # the reader's task resumes with what it has
+        return await original(self, message, method)
+
+    monkeypatch.setattr(channels._Handoff, "server_call", yields_first)
+    with pytest.raises(ConformanceError) as failure:
+        verdict(channels, loop_factory, OBSERVED["burst-into-one-batch"][1], stream=True)
+    assert "READ-ITEMS-BATCH" in failure.value.clauses
+    assert "call 1 (client.read_items): the model returns [1, 2]; the implementation returns [1]" in str(
+        failure.value
+    )
