@@ -258,7 +258,12 @@ class ChannelModel:
     # -- the event dispatcher ------------------------------------------------
 
     def apply(self, event: Event) -> dict[int, Result]:
-        """Apply ``event``; return the results of the calls it ended."""
+        """Apply ``event``; return the results of the calls it ended.
+
+        A refused event must leave the state as it was: checked here, so that
+        the fixpoint that builds :data:`TRANSITIONS` proves it for every
+        reachable state and event, and every conformance run checks it again.
+        """
         self.steps = []
         self.refused = False
         before = set(self.results)
