@@ -3,10 +3,15 @@
 :class:`Conformance` applies each event to the model and to a
 :class:`~spec.harness.Harness` on a fresh event loop, and raises
 :class:`ConformanceError` at the first observable that differs: a call that
-ended differently, a call pending in one and ended in the other, an end's
-``delivered`` count (where the implementation has one), or an error that the
-event loop logged. The error names the clauses that the model cited
-for that step and prints the sequence of events as a script to paste.
+ended differently, a call pending in one and ended in the other, a refused
+call that changed what the implementation shows or kept what it was given,
+an end's ``delivered`` count (where the implementation has one), the items
+that write_items pulled, how the server task ended, or an error that the
+event loop logged. The error names the clause that decides what differed
+(the step's clauses for a call; the counting clause for a count), says which
+end and operation each call was, and prints the sequence of events as a
+script to paste; its report also names the earlier step whose clause the
+implementation broke first, when a replay shows one (:func:`first_broken`).
 """
 
 from __future__ import annotations

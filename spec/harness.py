@@ -2,10 +2,15 @@
 
 :class:`Harness` applies each :class:`~spec.model.Event` to one channel of
 the implementation under test: every client call runs in a task of its own,
-the server block runs in one task that takes its calls from a queue. After
-each event it drives the event loop until every task is finished or blocked
-on a pending future (quiescence: no sleeps, no wall clock), and reports the
-calls that ended. Only the public API is used: ``Channel``,
+the server block runs in one task that takes its calls from a queue (a
+burst queues several at once), and records how that task ended; a delegate's
+call on the server end runs in a task of its own, and a call from another
+event loop on a loop of its own in a thread. After each event it drives the
+event loop until every task is finished or blocked on a pending future
+(quiescence: no sleeps, no wall clock), and reports the calls that ended.
+It also counts the items that each write_items call pulled from its
+generator, and keeps weak references to the exceptions given to athrow, so
+that a refused call that kept one shows. Only the public API is used: ``Channel``,
 ``StreamChannel``, their ends, and the exception classes that the module
 happens to define (the matcher falls back on the builtin base classes).
 """
