@@ -805,9 +805,9 @@ class ChannelModel:
     def _on_exit(self, event: Event) -> None:
         raised = self.server_caught if event.op == "reraise" else event.arg
         if raised in (None, "GeneratorExit"):
-            self.end_task(
-                ("ok", None), "MIRROR-ACLOSE" if self.server_life == "exiting" else "MIRROR-SERVER-RETURN"
-            )
+            # After GeneratorExit, the block ends quietly however it leaves.
+            after_exit = raised == "GeneratorExit" or self.server_life == "exiting"
+            self.end_task(("ok", None), "MIRROR-ACLOSE" if after_exit else "MIRROR-SERVER-RETURN")
         elif event.op == "reraise":
             # The client's exception goes back to athrow(), not to the server's task.
             self.end_task(("ok", None), "MIRROR-ATHROW")
