@@ -77,6 +77,8 @@ class Conformance:
         self.own_loop = loop is None
         self.loop = loop_factory() if loop is None else loop
         self.loop_factory = loop_factory
+        # Whether a report may replay prefixes on loop_factory's loops (first_broken).
+        self.replays = True
         self.model = ChannelModel(stream=stream)
         self.harness = Harness(module, stream)
         self.events: list[Event] = []
@@ -179,7 +181,7 @@ class Conformance:
         def report() -> str:
             first = (
                 first_broken(self.module, self.loop_factory, self.stream, self.impl_name, events)
-                if event in events
+                if self.replays and event in events
                 else None
             )
             if first is None:

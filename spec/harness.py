@@ -59,7 +59,12 @@ class Items:
 Observed = tuple[str, Any]  # ("ok", value) or ("raise", exception type)
 
 
-class Harness:
+class Observer:
+    """What every harness observes of one channel besides the calls' results,
+    whatever the event loop: each end's delivered count, the items each
+    write_items pulled, what the implementation shows (its reprs), whether a
+    refused athrow kept its exception, and how the server task ended."""
+
     def __init__(self, module: ModuleType, stream: bool) -> None:
         self.module = module
         self.channel = module.StreamChannel() if stream else module.Channel()
@@ -67,12 +72,6 @@ class Harness:
         self.server: Any = None
         self.calls = 0
         self.results: dict[int, Observed] = {}
-        self.tasks: dict[int, asyncio.Task[None]] = {}
-        self.server_task: asyncio.Task[None] | None = None
-        self.server_commands: asyncio.Queue[tuple[int, Event]] | None = None
-        self.server_call: int | None = None
-        self.kill_server = False
-        self.errors: list[dict[str, Any]] = []
         # How the server task ended: what ``async with`` raised in it, or ("ok", None).
         self.server_outcome: Observed | None = None
         # The last Boom or GeneratorExit that a server call raised (the block may re-raise it).
@@ -80,16 +79,6 @@ class Harness:
         self.writes: dict[int, Items] = {}
         # The exception given to each athrow call, weakly: a refused call must not keep it.
         self.thrown: dict[int, weakref.ref[BaseException]] = {}
-
-    # -- applying events ----------------------------------------------------
-
-    async def apply(self, event: Event) -> dict[int, Observed]:
-        loop = asyncio.get_running_loop()
-        loop.set_exception_handler(lambda _loop, context: self.errors.append(context))
-        before = set(self.results)
-        getattr(self, f"_on_{event.kind}")(event)
-        await self.settle()
-        return {call: result for call, result in self.results.items() if call not in before}
 
     def delivered(self) -> dict[str, int]:
         """Each end's ``delivered`` count, for the ends that exist and have one."""
@@ -116,12 +105,73 @@ class Harness:
         gc.collect()
         return ref() is not None
 
-    def pending(self) -> set[int]:
-        return {call for call, task in self.tasks.items() if call not in self.results}
+    def _method(self, call: int, end: Any, event: Event) -> Any:
+        """Start the call ``event`` on ``end``, keeping track of what it was given."""
+        op, arg = event.op, event.arg
+        if op == "anext":
+            return end.__anext__()
+        if op == "athrow":
+            exc = Boom(arg)
+            self.thrown[call] = weakref.ref(exc)
+            return end.athrow(exc)
+        if op == "write_items":
+            items = self.writes[call] = Items(arg)
+            return end.write_items(iter(items))
+        if op in ("aclose", "read_once"):
+            return getattr(end, op)()
+        return getattr(end, op)(arg)
+
+    def _on_burst(self, event: Event) -> None:
+        # The commands are queued together: the server task takes the next
+        # one without waiting, so the calls run back to back.
+        for value in event.arg:
+            self._on_server(Event("server", event.op, value))
+
+    def _on_server(self, event: Event) -> None:
+        """Start the server call of ``event``: each harness queues it to its server task."""
+        raise NotImplementedError
 
     def new_call(self) -> int:
         self.calls += 1
         return self.calls
+
+    def raised_in_server(self, call: int, exc: BaseException) -> None:
+        """A server call raised ``exc``: the block may re-raise the client's exception or GeneratorExit."""
+        self.results[call] = ("raise", type(exc))
+        if isinstance(exc, (Boom, GeneratorExit)):
+            self.caught = exc
+
+    def leave_block(self, event: Event) -> None:
+        """Leave the server block as the exit ``event`` says: raise, or return for the block to return."""
+        if event.arg == "ValueError":
+            raise ValueError("the server block raises")
+        if event.op == "reraise":
+            assert self.caught is not None
+            raise self.caught
+
+
+class Harness(Observer):
+    def __init__(self, module: ModuleType, stream: bool) -> None:
+        super().__init__(module, stream)
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.server_task: asyncio.Task[None] | None = None
+        self.server_commands: asyncio.Queue[tuple[int, Event]] | None = None
+        self.server_call: int | None = None
+        self.kill_server = False
+        self.errors: list[dict[str, Any]] = []
+
+    # -- applying events ----------------------------------------------------
+
+    async def apply(self, event: Event) -> dict[int, Observed]:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: self.errors.append(context))
+        before = set(self.results)
+        getattr(self, f"_on_{event.kind}")(event)
+        await self.settle()
+        return {call: result for call, result in self.results.items() if call not in before}
+
+    def pending(self) -> set[int]:
+        return {call for call, task in self.tasks.items() if call not in self.results}
 
     def _on_client(self, event: Event) -> None:
         call = self.new_call()
@@ -152,28 +202,6 @@ class Harness:
         if not outcome:
             raise Hang(f"a call from another event loop did not end within {FOREIGN_CALL_BOUND} s")
         self.results[call] = outcome[0]
-
-    def _on_burst(self, event: Event) -> None:
-        # The commands are queued together: the server task takes the next
-        # one without waiting, so the calls run back to back.
-        for value in event.arg:
-            self._on_server(Event("server", event.op, value))
-
-    def _method(self, call: int, end: Any, event: Event) -> Any:
-        """Start the call ``event`` on ``end``, keeping track of what it was given."""
-        op, arg = event.op, event.arg
-        if op == "anext":
-            return end.__anext__()
-        if op == "athrow":
-            exc = Boom(arg)
-            self.thrown[call] = weakref.ref(exc)
-            return end.athrow(exc)
-        if op == "write_items":
-            items = self.writes[call] = Items(arg)
-            return end.write_items(iter(items))
-        if op in ("aclose", "read_once"):
-            return getattr(end, op)()
-        return getattr(end, op)(arg)
 
     def _on_server(self, event: Event) -> None:
         call = self.new_call()
@@ -213,28 +241,20 @@ class Harness:
             while True:
                 call, event = await self.server_commands.get()
                 if event.kind == "exit":
-                    if event.arg == "ValueError":
-                        raise ValueError("the server block raises")
-                    if event.op == "reraise":
-                        raise self.caught  # type: ignore[misc]  # what a call raised earlier
+                    self.leave_block(event)
                     return
                 self.server_call = call
                 try:
                     self.results[call] = ("ok", await self._method(call, server, event))
-                except Exception as exc:  # Boom included: the block may re-raise it later
-                    self.results[call] = ("raise", type(exc))
-                    if isinstance(exc, Boom):
-                        self.caught = exc
                 except asyncio.CancelledError:
                     self.results[call] = ("raise", asyncio.CancelledError)
                     if self.kill_server:
                         raise
                     _uncancel()
-                except GeneratorExit as exc:
-                    # The block goes on: an "exit" event leaves it, or a call
-                    # ignores the GeneratorExit (MIRROR-IGNORED-EXIT).
-                    self.results[call] = ("raise", GeneratorExit)
-                    self.caught = exc
+                except BaseException as exc:
+                    # The block goes on, GeneratorExit included: an "exit"
+                    # event leaves it, or a call ignores it (MIRROR-IGNORED-EXIT).
+                    self.raised_in_server(call, exc)
                 finally:
                     self.server_call = None
 

@@ -35,7 +35,7 @@ import trio
 import trio.testing
 
 from .conformance import Conformance
-from .harness import Hang, Observed, _client_method, _server_method
+from .harness import Hang, Observed, Observer
 from .model import Event, sequences
 
 # How long a step may take to reach quiescence before it counts as a hang:
@@ -91,17 +91,12 @@ class TrioLoop:
             raise self.failure
 
 
-class TrioHarness:
+class TrioHarness(Observer):
     """The harness's interface (apply, delivered, pending, errors, close) on trio."""
 
     def __init__(self, module: ModuleType, stream: bool, loop: TrioLoop) -> None:
-        self.module = module
+        super().__init__(module, stream)
         self.loop = loop
-        self.channel = module.StreamChannel() if stream else module.Channel()
-        self.client: Any = self.channel.client()
-        self.server: Any = None
-        self.calls = 0
-        self.results: dict[int, Observed] = {}
         self.scopes: dict[int, trio.CancelScope] = {}  # each pending call's own scope
         self.server_scope = trio.CancelScope()  # the server task's, for kill
         self.server_started = False
@@ -121,20 +116,8 @@ class TrioHarness:
         await self.settle()
         return {call: result for call, result in self.results.items() if call not in before}
 
-    def delivered(self) -> dict[str, int]:
-        counts = {}
-        for end, obj in (("client", self.client), ("server", self.server)):
-            count = getattr(obj, "delivered", None)
-            if isinstance(count, int):
-                counts[end] = count
-        return counts
-
     def pending(self) -> set[int]:
         return {call for call in range(1, self.calls + 1) if call not in self.results}
-
-    def new_call(self) -> int:
-        self.calls += 1
-        return self.calls
 
     # -- events ---------------------------------------------------------------
 
@@ -145,8 +128,15 @@ class TrioHarness:
 
     async def _client_call(self, call: int, event: Event, scope: trio.CancelScope) -> None:
         with scope:
-            self.results[call] = await _outcome(_client_method(self.client, event.op, event.arg))
+            self.results[call] = await _outcome(self._method(call, self.client, event))
         self.scopes.pop(call, None)
+
+    def _on_delegate(self, event: Event) -> None:
+        call = self.new_call()
+        self.nursery.start_soon(self._delegate_call, call, event)
+
+    async def _delegate_call(self, call: int, event: Event) -> None:
+        self.results[call] = await _outcome(self._method(call, self.server, event))
 
     def _on_server(self, event: Event) -> None:
         call = self.new_call()
@@ -157,40 +147,53 @@ class TrioHarness:
         self.server_commands_in.send_nowait((call, event))
 
     async def _server_main(self, enter: int) -> None:
+        # The task's own outcome is what the ``async with`` statement raised.
         self.server_call = enter
         with self.server_scope:
             try:
-                async with self.channel.server() as server:
-                    self.server = server
-                    self.results[enter] = ("ok", None)
-                    self.server_call = None
-                    async for call, event in self.server_commands:
-                        if event.kind == "exit":
-                            if event.arg:
-                                raise ValueError("the server block raises")
-                            return
-                        self.server_call = call
-                        scope = self.scopes[call] = trio.CancelScope()
-                        with scope:
-                            result = await _outcome(_server_method(server, event.op, event.arg))
-                            self.results[call] = result
-                        self.scopes.pop(call, None)
-                        self.server_call = None
-                        if result[1] is GeneratorExit:
-                            raise GeneratorExit
+                await self._server_block(enter)
             except trio.Cancelled:
+                self.server_outcome = ("raise", asyncio.CancelledError)
                 if enter not in self.results:
-                    self.results[enter] = ("raise", asyncio.CancelledError)
+                    self.results[enter] = self.server_outcome
                 raise  # to the server's scope, which catches it
-            except ValueError:
-                pass  # the block's own exception ("exit" with ValueError): the client saw it
-            except Exception as exc:
-                if enter in self.results:
-                    self.errors.append({"message": "leaving the server block failed", "exception": exc})
-                else:
-                    self.results[enter] = ("raise", type(exc))
+            except BaseException as exc:
+                self.server_outcome = ("raise", type(exc))
+                if enter not in self.results:
+                    self.results[enter] = self.server_outcome
+            else:
+                self.server_outcome = ("ok", None)
             finally:
                 self.server = None
+                self.caught = None
+
+    async def _server_block(self, enter: int) -> None:
+        async with self.channel.server() as server:
+            self.server = server
+            self.results[enter] = ("ok", None)
+            self.server_call = None
+            while True:
+                # A command already queued is taken without a checkpoint, so
+                # that a burst's calls run back to back, as on asyncio.
+                try:
+                    call, event = self.server_commands.receive_nowait()
+                except trio.WouldBlock:
+                    call, event = await self.server_commands.receive()
+                if event.kind == "exit":
+                    self.leave_block(event)
+                    return
+                self.server_call = call
+                scope = self.scopes[call] = trio.CancelScope()
+                with scope:
+                    try:
+                        self.results[call] = ("ok", await self._method(call, server, event))
+                    except trio.Cancelled:
+                        self.results[call] = ("raise", asyncio.CancelledError)
+                        raise  # to the call's scope, or on to the server's when the task is cancelled
+                    except BaseException as exc:
+                        self.raised_in_server(call, exc)
+                self.scopes.pop(call, None)
+                self.server_call = None
 
     def _on_cancel(self, event: Event) -> None:
         if event.end == "client":
@@ -273,6 +276,8 @@ class TrioConformance(Conformance):
             raise AssertionError("the trio loop is passed in")
 
         super().__init__(module, no_loop, stream, impl_name, loop=loop)  # type: ignore[arg-type]
+        # A report's search for the step broken first replays on asyncio loops.
+        self.replays = False
         self.harness = TrioHarness(module, stream, loop)  # type: ignore[assignment]
 
 
