@@ -461,12 +461,17 @@ _CLAUSES = [
         "BACKENDS",
         "Examples",
         "asyncio, uvloop, trio and anyio",
-        "A channel runs on asyncio, uvloop and trio, and through anyio on either backend, by the "
-        "same clauses (where a backend differs, the clause says so). trio is imported only when a "
+        "A channel runs on asyncio and uvloop. trio is optional: a channel may also run on trio, "
+        "and then through anyio on either backend (ours does); where it runs, it keeps the same "
+        "clauses (where a backend differs, the clause says so) and does what it does on asyncio. "
+        "One that does not run on trio refuses a call inside trio.run with RuntimeError, and the "
+        "conformance suite skips its trio checks, naming this clause. trio is imported only when a "
         "channel is used inside trio.run: a program on asyncio never imports it. A call outside "
         "any of them raises RuntimeError.",
         "The producers that need a channel most, those with a nursery or a cancel scope around "
-        "their sends, are trio's and anyio's; asyncio users pay for none of it.",
+        "their sends, are trio's and anyio's; asyncio users pay for none of it. trio is a "
+        "capability rather than a requirement because an asyncio-only channel keeps every other "
+        "guarantee for its users; it must only say plainly that it does not run on trio.",
     ),
     Clause(
         "SEED-EXAMPLES",

@@ -34,8 +34,7 @@ class TrioConformanceMachine(ConformanceMachine):
 @pytest.mark.clause(*TRIO_MODEL_CLAUSES)
 @pytest.mark.parametrize("stream", [False, True], ids=["Channel", "StreamChannel"])
 def test_implementation_follows_the_model_on_trio(impl: ModuleType, impl_name: str, stream: bool) -> None:
-    if not trio_harness.runs_on_trio(impl):
-        pytest.skip(f"{impl_name} does not run on trio")
+    trio_harness.require_trio(impl)
     loop = trio_harness.TrioLoop()
     try:
         run_state_machine_as_test(

@@ -53,8 +53,7 @@ TRIO_MODEL_CLAUSES = (
 def test_every_race_free_sequence_follows_the_model_on_trio(
     impl: ModuleType, impl_name: str, stream: bool, request: pytest.FixtureRequest
 ) -> None:
-    if not trio_harness.runs_on_trio(impl):
-        pytest.skip(f"{impl_name} does not run on trio")
+    trio_harness.require_trio(impl)
     depth = request.config.getoption("--exhaustive-depth")
     count = trio_harness.explore(impl, impl_name, depth, stream)
     print(f"\ntrio {request.node.name}: {count} sequences of depth {depth} explored")
