@@ -191,9 +191,13 @@ class _Thrown:
 class _Side:
     """One end's half of the handoff state."""
 
-    __slots__ = ("capacity", "delivered", "inbox", "offer", "owed", "waiter")
+    __slots__ = ("capacity", "delivered", "inbox", "loop", "offer", "owed", "waiter")
 
     def __init__(self, *, owed: bool) -> None:
+        # What the end's calls wait through, set by begin(): the channel's
+        # asyncio event loop, or on trio the end's own _TrioWaiter, which
+        # every call of the same task reuses (see _trio_loop).
+        self.loop: asyncio.AbstractEventLoop | _TrioWaiter | None = None
         # The future that the end's pending call awaits, or None. An end
         # has a call running exactly when it has a waiter: calls that do
         # not wait finish before any other task can see them.
@@ -255,6 +259,10 @@ class _TrioWaiter:
     waiter is then cancelled); once the message is there, the task is
     rescheduled with it and can no longer be cancelled at this point: the
     race of CANCEL-RECEIVE-RACE cannot happen on trio.
+
+    Each end keeps one waiter for the task that calls it, and waits through
+    it again on each call (create_future): one wait at a time per end, as an
+    end serves one call at a time.
     """
 
     __slots__ = ("message", "task")
@@ -262,6 +270,10 @@ class _TrioWaiter:
     def __init__(self, task: Any) -> None:
         self.task = task
         self.message: Any = _PENDING
+
+    def create_future(self) -> _TrioWaiter:
+        self.message = _PENDING
+        return self
 
     def done(self) -> bool:
         return self.message is not _PENDING
@@ -369,6 +381,23 @@ def _running_loop() -> asyncio.AbstractEventLoop | _TrioRun:
     return _get_running_loop() or _running_trio()
 
 
+def _trio_loop(side: _Side) -> _TrioWaiter | _TrioRun:
+    """What a call on ``side`` waits through when no asyncio loop runs it.
+
+    The end's own waiter when the task that made the end's last call calls
+    it again: a task lives in one run, the channel's, which needs no other
+    check. Else the trio run, which begin() checks against the channel's.
+    """
+    loop = side.loop
+    if type(loop) is _TrioWaiter:
+        try:
+            if loop.task is _current_task():
+                return loop
+        except RuntimeError:  # outside any trio run
+            raise _outside_any_loop() from None
+    return _running_trio()
+
+
 class _Handoff:
     """The state that the two ends of one channel share.
 
@@ -412,11 +441,12 @@ class _Handoff:
     # -- call bookkeeping -------------------------------------------------
     #
     # Every call starts with the same test, inlined on the hot path: a call
-    # from another loop than the channel's, or while the end has a waiter,
-    # goes to begin(), which raises or binds the channel to the loop.
+    # from another loop than the end's, or while the end has a waiter, goes
+    # to begin(), which raises or binds the channel and the end to the loop.
 
-    def begin(self, side: _Side, role: str, method: str) -> None:
-        """Check that a call may start on ``side``, and bind the channel to the loop."""
+    def begin(self, side: _Side, role: str, method: str) -> asyncio.AbstractEventLoop | _TrioWaiter:
+        """Check that a call may start on ``side``, bind the channel to the loop,
+        and return what the call waits through (the end's ``loop``)."""
         if side.waiter is not None:
             raise AlreadyRunningError(
                 f"{method}(): the {role} end is already running a call in another "
@@ -430,6 +460,15 @@ class _Handoff:
                 f"{method}(): this channel is bound to event loop {self.loop!r}, "
                 f"not to the running one; create the channel in the loop (or trio.run) that uses it"
             )
+        if isinstance(loop, _TrioRun):
+            waiter = side.loop
+            if isinstance(waiter, _TrioWaiter):
+                waiter.task = _current_task()  # the end's new caller
+            else:
+                waiter = side.loop = loop.create_future()
+            return waiter
+        side.loop = loop
+        return loop
 
     def take_offer(self, receiver: _Side, sender: _Side) -> Any:
         message = sender.offer
@@ -477,11 +516,11 @@ class _Handoff:
                 "can't send non-None value to a just-started channel client: as with an async "
                 "generator, its first call must be anext() or asend(None)"
             )
-        loop: asyncio.AbstractEventLoop | _TrioRun | None = _get_running_loop()
+        loop: asyncio.AbstractEventLoop | _TrioWaiter | _TrioRun | None = _get_running_loop()
         if loop is None:
-            loop = _running_trio()
-        if loop is not self.loop or client.waiter is not None:
-            self.begin(client, "client", method)
+            loop = _trio_loop(client)
+        if loop is not client.loop or client.waiter is not None:
+            loop = self.begin(client, "client", method)
         if self.client_state == "closed":
             raise StopAsyncIteration
         if client.inbox or (client.owed and self.outcome is None):
@@ -655,11 +694,11 @@ class _Handoff:
         The whole call is this one coroutine: the handoff is on the hot path.
         """
         server = self.server
-        loop: asyncio.AbstractEventLoop | _TrioRun | None = _get_running_loop()
+        loop: asyncio.AbstractEventLoop | _TrioWaiter | _TrioRun | None = _get_running_loop()
         if loop is None:
-            loop = _running_trio()
-        if loop is not self.loop or server.waiter is not None:
-            self.begin(server, "server", method)
+            loop = _trio_loop(server)
+        if loop is not server.loop or server.waiter is not None:
+            loop = self.begin(server, "server", method)
         if self.server_state != "open":
             self.check_server_open(method)
         if server.inbox or (server.owed and self.client_state != "closed"):
