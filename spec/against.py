@@ -3,7 +3,9 @@
 ``python -m spec.against ADAPTER`` (tox -e sav04 and sav05) runs against the
 adapter module ``spec.adapters.ADAPTER`` every event sequence of depth 5
 (both channel kinds, on asyncio) and every check of
-``spec/test_outside_the_model.py``, collects the clauses that their failures
+``spec/test_outside_the_model.py`` and ``spec/test_backends.py`` (a check
+that skips, such as a trio check of an implementation that does not run on
+trio, violates nothing), collects the clauses that their failures
 violate, writes the shortest failure of each clause to
 ``spec/adapters/ADAPTER.report.txt`` (each under a ``== CLAUSE-ID`` line),
 and exits non-zero unless the set of violated clauses is exactly the one
@@ -19,13 +21,16 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import inspect
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import test_outside_the_model
+import pytest
+
+from . import test_backends, test_outside_the_model
 from .conformance import Conformance, ConformanceError
 from .impl import load
 from .model import Event, sequences
@@ -62,10 +67,16 @@ def model_violations(module: ModuleType, impl_name: str, depth: int) -> dict[str
 
 
 def outside_checks() -> Iterator[tuple[str, tuple[str, ...], Callable[..., None]]]:
-    """Each check of spec/test_outside_the_model.py per parameter: label, clauses, call with ``impl=``."""
-    for name, check in vars(test_outside_the_model).items():
+    """Each check outside the model per parameter: label, clauses, call with ``impl=``."""
+    checks = [
+        (name, check)
+        for module in (test_outside_the_model, test_backends)
+        for name, check in vars(module).items()
+    ]
+    for name, check in checks:
         if not name.startswith("test_"):
             continue
+        takes = inspect.signature(check).parameters
         marks = getattr(check, "pytestmark", [])
         clauses = tuple(arg for mark in marks if mark.name == "clause" for arg in mark.args)
         cases: list[dict[str, Any]] = [{}]
@@ -74,15 +85,20 @@ def outside_checks() -> Iterator[tuple[str, tuple[str, ...], Callable[..., None]
                 cases = [{**case, mark.args[0]: value} for case in cases for value in mark.args[1]]
         for case in cases:
             label = name + "".join(f"[{getattr(value, '__name__', value)}]" for value in case.values())
-            yield label, clauses, functools.partial(check, loop_factory=asyncio.new_event_loop, **case)
+            if "loop_factory" in takes:
+                case["loop_factory"] = asyncio.new_event_loop
+            yield label, clauses, functools.partial(check, **case)
 
 
 def check_violations(module: ModuleType) -> dict[str, tuple[int, str]]:
     """The clauses that the checks outside the model find violated, each with its report."""
     found: dict[str, tuple[int, str]] = {}
     for label, clauses, check in outside_checks():
+        own = inspect.signature(check).parameters
         try:
-            check(impl=module)
+            check(impl=module, **({"impl_name": module.__name__} if "impl_name" in own else {}))
+        except pytest.skip.Exception:
+            continue
         except Exception as failure:
             message = str(failure)
             first = message.splitlines()[0] if message else ""

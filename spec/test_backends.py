@@ -14,6 +14,7 @@ reason that names BACKENDS, for an implementation that refuses a call inside
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import subprocess
@@ -341,28 +342,45 @@ def test_a_call_is_a_checkpoint_on_trio_exactly_when_it_waits(impl: ModuleType) 
 # -- BACKENDS --------------------------------------------------------------------
 
 
+async def attempt(call: Callable[[], Awaitable[Any]]) -> Outcome:
+    """What ``call()`` did, the lookup of a method the implementation lacks included."""
+    try:
+        awaitable = call()
+    except Exception as error:
+        return Outcome(error=error)
+    return await observe(awaitable)
+
+
 async def handoff(impl: ModuleType, kind: str, group: Callable[[], AbstractAsyncContextManager[Any]]) -> Any:
-    """What a client receives through a channel of ``kind``, and what the server's calls return."""
+    """What a client receives through a channel of ``kind``, and what the server's calls return.
+
+    Every outcome is observed, none raised: a channel that fails here on
+    asyncio too is judged by the other clauses, not by BACKENDS.
+    """
     channel = getattr(impl, kind)()
     replies: list[Outcome] = []
 
-    async def producing() -> None:
+    async def serve() -> list[Outcome]:
         async with channel.server() as server:
             if kind == "StreamChannel":
-                replies.append(await observe(server.write_items(range(10))))
-            else:
-                replies.extend([await observe(server.asend(item)) for item in "abc"])
+                return [await attempt(lambda: server.write_items(range(10)))]
+            return [await attempt(functools.partial(server.asend, item)) for item in "abc"]
+
+    async def producing() -> None:
+        served = await observe(serve())
+        replies.extend(served.value if served.error is None else [served])
 
     client = channel.client()
     async with group() as tasks:
         tasks.start_soon(producing)
         if kind == "StreamChannel":
-            received = [await observe(client.read_items(4)) for _ in range(4)]
+            received = [await attempt(lambda: client.read_items(4)) for _ in range(4)]
         else:
             received = [
-                await observe(client.__anext__()),
-                *[await observe(client.asend(n)) for n in (1, 2, 3)],
+                await attempt(client.__anext__),
+                *[await attempt(functools.partial(client.asend, n)) for n in (1, 2, 3)],
             ]
+        await attempt(client.aclose)  # lets a producer that still sends end
     return [got.observed for got in received], [got.observed for got in replies]
 
 
@@ -389,9 +407,13 @@ def test_a_channel_does_on_trio_and_through_anyio_what_it_does_on_asyncio(
     impl: ModuleType, backend: str, kind: str
 ) -> None:
     on = Backend(backend, impl)
-    got = on.run("BACKENDS", lambda: handoff(impl, kind, on.open_group))
     # What the same channel does on asyncio, whether right or not: the model judges that.
-    expected = run(impl, "BACKENDS", asyncio.new_event_loop, handoff(impl, kind, AsyncioTasks))
+    try:
+        expected = run(impl, "BACKENDS", asyncio.new_event_loop, handoff(impl, kind, AsyncioTasks))
+    except AssertionError as failure:
+        problem = str(failure).splitlines()[-1].strip()
+        pytest.skip(f"BACKENDS: a {kind} fails on asyncio too ({problem}), which other clauses judge")
+    got = on.run("BACKENDS", lambda: handoff(impl, kind, on.open_group))
     if got != expected:
         problem = (
             f"a {kind} on {backend}: the client got {got[0]} and the server {got[1]}; on asyncio {expected}"
