@@ -377,6 +377,19 @@ def test_outside_any_loop_a_call_says_where_to_run_it(
         channel.client().asend(None).send(None)
 
 
+@pytest.mark.clause("BACKENDS")
+def test_a_client_used_in_a_finished_trio_run_says_where_to_run_it() -> None:
+    client = Channel[int, None]().client()
+
+    async def bind() -> None:
+        with trio.move_on_after(0):
+            await anext(client)  # the client's end now waits through its trio waiter
+
+    trio.run(bind)
+    with pytest.raises(RuntimeError, match=r"inside an asyncio \(or uvloop\) event loop or trio.run"):
+        client.asend(None).send(None)
+
+
 # -- the seed's examples, with trio under asyncio's two names they use --------------
 
 
