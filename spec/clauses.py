@@ -349,10 +349,18 @@ _CLAUSES = [
         "Nothing hangs",
         "Every step settles",
         "After every event the event loop reaches quiescence (each task finished, or waiting on a "
-        "future that is still pending) within a bounded number of iterations, no call stays "
-        "pending that the model ended, and every task of a channel call ends when it is "
-        "cancelled.",
-        "A busy loop or a call that swallows its cancellation hangs a program as surely as a deadlock does.",
+        "future that is still pending) within a bounded number of iterations and of seconds (the "
+        "suite's step bound), and no call stays pending that the model ended.",
+        "A busy loop or a blocked thread hangs a program as surely as a deadlock does.",
+    ),
+    Clause(
+        "CANCEL-PROMPT",
+        "Nothing hangs",
+        "A cancelled call ends",
+        "When the task of a pending call on either end is cancelled, that task ends within a "
+        "bounded number of loop iterations: a channel call never swallows its cancellation.",
+        "Timeouts, task groups and shutdown all cancel and then wait: a call that outlives its "
+        "cancellation hangs them.",
     ),
     # -- misuse -------------------------------------------------------------
     Clause(

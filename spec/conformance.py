@@ -12,22 +12,39 @@ event loop logged. The error names the clause that decides what differed
 end and operation each call was, and prints the sequence of events as a
 script to paste; its report also names the earlier step whose clause the
 implementation broke first, when a replay shows one (:func:`first_broken`).
+
+Every run of the event loop is bounded (:func:`spec.loops.run_bounded`): a
+step that does not end within the suite's step bound fails NO-HANG whatever
+the implementation does, and its loop is abandoned. What the loop logs and
+what finalizers raise ("Exception ignored") during a step, or when a run is
+closed, fails NO-NOISE; a task that outlives its cancellation, CANCEL-PROMPT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+import gc
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from .clauses import CLAUSES
 from .harness import Hang, Harness, describe, matches
+from .loops import (
+    OutOfTestBound,
+    StepTimeout,
+    defer_noise,
+    ignored_exceptions,
+    keep,
+    note_failure,
+    run_bounded,
+)
 from .model import ChannelModel, Event, signature
 from .model import events as model_events
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+T = TypeVar("T")
 
 STATS = {"runs": 0, "steps": 0}
 
@@ -54,11 +71,27 @@ class ConformanceError(AssertionError):
         self.events = events or []
         self.problems = problems or []
         self._report = report
+        note_failure(self)
 
     def __str__(self) -> str:
         if self._report is not None:
             self.args, self._report = (self._report(),), None
         return super().__str__()
+
+
+class HangFailure(ConformanceError):
+    """A failure of NO-HANG or CANCEL-PROMPT.
+
+    Its own class, so that Hypothesis reports it apart from a difference in
+    behaviour (it tells failures apart by class and place), rather than
+    shrinking every failure to whichever is shortest.
+    """
+
+
+class NoiseFailure(ConformanceError):
+    """A failure of NO-NOISE: within a test it does not stop the run (:func:`spec.loops.defer_noise`)."""
+
+    ends_the_test = False
 
 
 class Conformance:
@@ -82,7 +115,16 @@ class Conformance:
         self.model = ChannelModel(stream=stream)
         self.harness = Harness(module, stream)
         self.events: list[Event] = []
+        self.abandoned = self.closed = self.failed = False
         STATS["runs"] += 1
+
+    def run(self, step: Awaitable[T]) -> T:
+        """Run the loop until ``step`` is done, within the suite's bounds (:func:`spec.loops.run_bounded`)."""
+        try:
+            return run_bounded(self.loop, step, self.harness)
+        except (StepTimeout, OutOfTestBound):
+            self.abandoned = True
+            raise
 
     def step(self, event: Event) -> None:
         assert self.model.enabled(event), f"{event} is not enabled in {self.model.phase}"
@@ -91,11 +133,11 @@ class Conformance:
         phase = self.model.phase
         expected = self.model.apply(event)
         before = self.harness.snapshot() if self.model.refused else ()
-        try:
-            observed = self.loop.run_until_complete(self.harness.apply(event))
-        except Hang as hang:
-            self.model.steps = [("NO-HANG", "")]
-            self.fail(phase, event, [str(hang)])
+        with ignored_exceptions() as ignored:
+            try:
+                observed = self.run(self.harness.apply(event))
+            except (Hang, StepTimeout) as hang:
+                self.fail(phase, event, [str(hang)], ["NO-HANG"], HangFailure)
         problems = [*self.calls_differ(expected, observed)]
         if problems:
             self.fail(phase, event, problems)
@@ -129,8 +171,16 @@ class Conformance:
         for context in self.harness.errors:
             problems.append(f"the event loop logged: {context.get('message')} {context.get('exception')!r}")
         self.harness.errors.clear()
-        if problems:
-            self.fail(phase, event, problems, ["NO-NOISE"])
+        if problems or ignored:
+            self.report_noise(phase, event, problems + ignored)
+
+    def report_noise(self, phase: str, event: Event, noise: list[str]) -> None:
+        """Fail NO-NOISE; within a test, at its end (:func:`spec.loops.defer_noise`)."""
+        try:
+            self.fail(phase, event, noise, ["NO-NOISE"], NoiseFailure)
+        except NoiseFailure as failure:
+            if not defer_noise(failure):
+                raise
 
     def label(self, call: int) -> str:
         return f"call {call} ({self.model.labels.get(call, '?')})"
@@ -164,7 +214,12 @@ class Conformance:
         return problems
 
     def fail(
-        self, phase: str, event: Event, problems: list[str], clauses: list[str] | None = None
+        self,
+        phase: str,
+        event: Event,
+        problems: list[str],
+        clauses: list[str] | None = None,
+        failure: type[ConformanceError] = ConformanceError,
     ) -> NoReturn:
         if clauses is None:
             clauses = list(dict.fromkeys(clause for clause, _ in self.model.steps)) or [
@@ -181,7 +236,8 @@ class Conformance:
         def report() -> str:
             first = (
                 first_broken(self.module, self.loop_factory, self.stream, self.impl_name, events)
-                if self.replays and event in events
+                # Replaying a hang or noise would find them again, at the cost of a bound each.
+                if self.replays and event in events and failure is ConformanceError
                 else None
             )
             if first is None:
@@ -199,19 +255,46 @@ class Conformance:
                 ],
             )
 
-        raise ConformanceError(
-            _violates(self.impl_name, clauses, surfaced), clauses, events, problems, report
-        )
+        self.failed = self.failed or failure is not NoiseFailure
+        raise failure(_violates(self.impl_name, clauses, surfaced), clauses, events, problems, report)
 
     def close(self) -> None:
-        try:
-            self.loop.run_until_complete(self.harness.close())
-        except Hang as hang:
-            self.model.steps = [("NO-HANG", "")]
-            self.fail(self.model.phase, Event("cancel", end="every task"), [str(hang)])
-        finally:
-            if self.own_loop:
-                self.loop.close()
+        """Cancel the run's tasks and collect its garbage.
+
+        A task that outlives its cancellation fails CANCEL-PROMPT, what
+        finalizers raise fails NO-NOISE, unless the run failed already: its
+        first failure is the verdict. Tasks that do not end are kept alive
+        (:func:`spec.loops.keep`), never finalized during a later test.
+        Closing again does nothing.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        end = Event("cancel", end="every task")
+        problems: list[tuple[str, str]] = []
+        with ignored_exceptions() as ignored:
+            try:
+                if not self.abandoned:
+                    self.run(self.harness.close())
+            except Hang as hang:
+                problems.append(("CANCEL-PROMPT", str(hang)))
+                keep(self.harness)
+            except StepTimeout as hang:
+                problems.append(("NO-HANG", str(hang)))
+            finally:
+                if self.own_loop and not self.abandoned:
+                    self.loop.close()
+            # The run's cycles (tasks and their frames) are young: their finalizers run now, not in a
+            # later test (a full collection would cost more than the run).
+            gc.collect(1)
+        if self.failed:
+            return
+        if problems:
+            self.fail(
+                self.model.phase, end, [problem for _, problem in problems], [problems[0][0]], HangFailure
+            )
+        if ignored:
+            self.report_noise(self.model.phase, end, ignored)
 
 
 def _violates(impl_name: str, clauses: list[str], lines: list[str]) -> str:

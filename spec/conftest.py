@@ -2,20 +2,29 @@
 
 Everything the suite needs from pytest is here, so that it runs the same from
 this repository and as the installed ``channels_conformance`` package.
+
+Every test of spec/ runs within the bounds of :class:`spec.loops.Bounds`
+(``--step-bound``, ``--test-bound``): a test that runs out of its bound fails
+with the shortest failure of each kind found so far, or NO-HANG. What finalizers raise
+outside the suite's steps is collected here too, so that an implementation's
+noise fails the test that caused it under NO-NOISE, never a later one; and
+the run ends with the list of the clauses that the implementation violates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from .impl import DEFAULT, load
-from .loops import loop_factories
+from .loops import BOUNDS, bounding_test, ignored_exceptions, loop_factories
 
 settings.register_profile(
     "ci",
@@ -49,6 +58,115 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=4,
         help="the depth of spec/test_exhaustive.py's enumeration (default 4; tox -e spec-exhaustive uses 6)",
     )
+    group.addoption(
+        "--step-bound",
+        type=float,
+        default=BOUNDS.step,
+        help=f"seconds of wall-clock time after which a step fails NO-HANG (default {BOUNDS.step:g})",
+    )
+    group.addoption(
+        "--test-bound",
+        type=float,
+        default=BOUNDS.test,
+        help=f"seconds after which a test ends with NO-HANG (default {BOUNDS.test:g})",
+    )
+    group.addoption(
+        "--shrink-bound",
+        type=float,
+        default=BOUNDS.shrink,
+        help=f"seconds after its first failure at which a test ends with its shortest failures so far "
+        f"(default {BOUNDS.shrink:g})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    BOUNDS.step = config.getoption("--step-bound")
+    BOUNDS.test = config.getoption("--test-bound")
+    BOUNDS.shrink = config.getoption("--shrink-bound")
+    config.stash[VERDICT] = {}
+
+
+VERDICT = pytest.StashKey[dict[str, list[str]]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    impl_name = item.config.getoption("--impl")
+    failure: BaseException | None = None
+    with bounding_test(), ignored_exceptions() as stray:
+        try:
+            yield
+        except BaseException as exc:
+            failure = exc
+        finally:
+            # The test's garbage is finalized while its noise is still its own.
+            gc.collect()
+        exhausted, found, noise = BOUNDS.exhausted, list(BOUNDS.shortest.values()), BOUNDS.noise
+    if noise is None and stray:
+        noise = _failure(f"{impl_name} violates NO-NOISE outside the steps of the test:", stray, ["NO-NOISE"])
+    if failure is None:
+        if noise is not None:
+            raise noise
+        return
+    if noise is not None:
+        item.stash[NOISE] = noise
+    if not exhausted:
+        raise failure
+    # OutOfTestBound, or what Hypothesis made of it when it interrupted a test case.
+    if not found:
+        raise _failure(
+            f"{impl_name} violates NO-HANG: {exhausted} (each step within {BOUNDS.step:g} s): "
+            "it is too slow to check",
+            [],
+            ["NO-HANG"],
+        ) from None
+    raise _failure(
+        "\n\n".join(map(str, found)),
+        [f"(the shortest failure of each kind found when {exhausted}: Hypothesis's shrinking was cut short)"],
+        list(dict.fromkeys(clause for fault in found for clause in getattr(fault, "clauses", []))),
+    ) from None
+
+
+def _failure(headline: str, lines: list[str], clauses: list[str]) -> AssertionError:
+    from .conformance import ConformanceError
+
+    return ConformanceError("\n".join([headline, *(f"  {line}" for line in lines)]), clauses)
+
+
+NOISE = pytest.StashKey[AssertionError]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    # Formatting the failure allocates: a collection may finalize objects of the implementation
+    # then. Their noise is recorded here, never formatted by pytest's hook, whose traceback
+    # formatting parses source with ast: re-entered from a finalizer while pytest itself parses,
+    # CPython 3.11 before 3.11.8 raises "SystemError: AST constructor recursion depth mismatch"
+    # (python/cpython#106905), the INTERNALERROR that sav.channels 0.4 used to end the run with.
+    with ignored_exceptions() as late:
+        report = yield
+    if late:
+        report.sections.append(("NO-NOISE, while the report was made", "\n".join(late)))
+    if call.excinfo is not None:
+        clauses = item.config.stash[VERDICT]
+        failures = _leaves(call.excinfo.value)
+        noise = item.stash.get(NOISE, None)
+        if noise is not None and call.when == "call":
+            # Found while the test ran, and reported after its first failure, which it must not hide.
+            failures.append(noise)
+            report.sections.append(("NO-NOISE, also found by this test", str(noise)))
+        for failure in failures:
+            for clause in getattr(failure, "clauses", []):
+                clauses.setdefault(clause, []).append(item.nodeid)
+    return report
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The failures in ``exc``: Hypothesis reports several distinct ones as an exception group."""
+    inner = getattr(exc, "exceptions", None)  # an exception group, without 3.11's name for it
+    if isinstance(inner, tuple):
+        return [leaf for exception in inner for leaf in _leaves(exception)]
+    return [exc]
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +185,7 @@ def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.Abstrac
     return loop_factories()[request.param]
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     from .conformance import STATS
     from .test_exhaustive import EXPLORED
 
@@ -79,3 +197,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"conformance: {STATS['runs']} runs, {STATS['steps']} steps compared with the model "
             f"(Hypothesis profile {os.environ.get('HYPOTHESIS_PROFILE', 'dev')})"
         )
+
+    clauses = config.stash[VERDICT]
+    impl_name = config.getoption("--impl")
+    if clauses:
+        terminalreporter.write_sep("=", f"{impl_name} violates {len(clauses)} clauses", red=True)
+        for clause, nodeids in sorted(clauses.items()):
+            terminalreporter.write_line(f"{clause}: {', '.join(sorted(set(nodeids)))}")

@@ -1,0 +1,16 @@
+"""Broken on purpose: a client end's finalizer raises (Python prints "Exception ignored in").
+
+The suite must report NO-NOISE at the step (or the close) where the end is finalized.
+"""
+
+from channels import *  # noqa: F403 - the exception classes that the harness matches by name
+from spec.broken import with_ends
+
+
+class Noisy:
+    def __del__(self) -> None:
+        super().__del__()  # type: ignore[misc]
+        raise RuntimeError("a finalizer that raises")
+
+
+Channel, StreamChannel = with_ends(client=Noisy)

@@ -1,0 +1,21 @@
+"""Broken on purpose: aclose() of a client that started spins forever without yielding.
+
+The suite must report NO-HANG within its step bound: nothing but a signal ends this step.
+"""
+
+from typing import Any
+
+from channels import *  # noqa: F403 - the exception classes that the harness matches by name
+from spec.broken import with_ends
+
+
+class Spinning:
+    _handoff: Any
+
+    async def aclose(self) -> None:
+        while self._handoff.client_state != "unstarted":
+            pass
+        await super().aclose()  # type: ignore[misc]
+
+
+Channel, StreamChannel = with_ends(client=Spinning)

@@ -1,0 +1,89 @@
+"""The suite fails each implementation of spec/broken/, naming the expected clause, within its bounds.
+
+Each fixture is checked as an implementer would check their own:
+``python -m pytest SELECTED --impl spec/broken/NAME.py``, in a subprocess,
+restricted to the spec test that finds its defect (:data:`spec.broken.VERDICTS`),
+on asyncio's loop, with ``-x``, the dev Hypothesis profile and small bounds
+(:data:`STEP_BOUND`, :data:`TEST_BOUND`, :data:`SHRINK_BOUND`), two at a time. The subprocess's
+own timeout is only a safety net: the suite's bounds end each run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from spec.broken import VERDICTS
+
+ROOT = Path(__file__).resolve().parent.parent
+STEP_BOUND = 0.5
+TEST_BOUND = 30.0
+# Enough for each fixture's failure to shrink to the step that names its clause.
+SHRINK_BOUND = 2.0
+# Interpreter start-up and collection, which no bound of the suite covers.
+START_UP = 30.0
+SAFETY_NET = 300.0
+
+
+class Outcome(NamedTuple):
+    returncode: int
+    clauses: set[str]
+    seconds: float
+    tests: int
+    output: str
+
+
+def check(name: str) -> Outcome:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        VERDICTS[name].select,
+        f"--impl=spec/broken/{name}.py",
+        "-k",
+        "asyncio",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--step-bound={STEP_BOUND}",
+        f"--test-bound={TEST_BOUND}",
+        f"--shrink-bound={SHRINK_BOUND}",
+    ]
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "dev"}
+    start = time.monotonic()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SAFETY_NET)
+    seconds = time.monotonic() - start
+    verdict = done.stdout.partition(" violates ")[2]
+    clauses = set(re.findall(r"^([A-Z][A-Z0-9-]+): spec/", verdict, re.MULTILINE))
+    tests = len(re.findall(r"^(?:PASSED|FAILED|ERROR) ", done.stdout, re.MULTILINE)) or 1
+    return Outcome(done.returncode, clauses, seconds, tests, done.stdout[-4000:] + done.stderr[-2000:])
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict[str, Outcome]:
+    # Two at a time: CI has two cores, and most of a run waits on its bounds or shrinks.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(VERDICTS, pool.map(check, VERDICTS), strict=True))
+
+
+@pytest.mark.clause("NO-HANG", "CANCEL-PROMPT", "NO-NOISE")
+@pytest.mark.parametrize("name", sorted(VERDICTS))
+def test_the_suite_fails_a_broken_implementation_naming_its_clause(
+    outcomes: dict[str, Outcome], name: str
+) -> None:
+    outcome = outcomes[name]
+    assert outcome.returncode == 1, outcome.output
+    assert outcome.clauses & VERDICTS[name].clauses, (
+        f"expected one of {sorted(VERDICTS[name].clauses)}, got {sorted(outcome.clauses)}\n{outcome.output}"
+    )
+    # Not a measurement: the suite's own bounds guarantee this, and the margin is start-up.
+    assert outcome.seconds < outcome.tests * TEST_BOUND + START_UP, outcome.output
