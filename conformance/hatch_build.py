@@ -9,8 +9,9 @@ from hatchling.builders.config import BuilderConfig
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 PACKAGE = "channels_conformance"
-# This repository's own tools: they mutate and explain our channels.py, not an implementer's.
-REPOSITORY_ONLY = {"mutation.py", "mutation-survivors.md"}
+# This repository's own tools: they mutate and explain our channels.py, not an implementer's;
+# broken/ holds the implementations broken on purpose that tests/test_suite_verdicts.py checks.
+REPOSITORY_ONLY = {"mutation.py", "mutation-survivors.md", "broken"}
 
 
 def kit_files(spec: Path) -> dict[str, str]:
@@ -20,7 +21,7 @@ def kit_files(spec: Path) -> dict[str, str]:
         for path in sorted(spec.rglob("*"))
         if path.is_file()
         and "__pycache__" not in path.relative_to(spec).parts
-        and path.name not in REPOSITORY_ONLY
+        and not REPOSITORY_ONLY & {path.name, path.relative_to(spec).parts[0]}
     }
 
 
