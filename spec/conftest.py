@@ -155,8 +155,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # Found while the test ran, and reported after its first failure, which it must not hide.
             failures.append(noise)
             report.sections.append(("NO-NOISE, also found by this test", str(noise)))
+        cited = [clause for mark in item.iter_markers("clause") for clause in mark.args]
         for failure in failures:
-            for clause in getattr(failure, "clauses", []):
+            # A failure that names no clause breaks the one clause its test cites, if it cites one.
+            for clause in getattr(failure, "clauses", None) or (cited if len(cited) == 1 else []):
                 clauses.setdefault(clause, []).append(item.nodeid)
     return report
 

@@ -22,33 +22,31 @@ from typing import Any
 import pytest
 
 from .clauses import CLAUSES
-from .conformance import LoopFactory
+from .conformance import ConformanceError, LoopFactory
 from .harness import Boom, describe, matches
-from .loops import settle
-
-# A check that takes longer than this hangs. The bound is asyncio.wait_for's,
-# which relies on the implementation honouring cancellation.
-BOUND = 5.0
+from .loops import StepTimeout, run_bounded, settle
 
 
 def run(impl: ModuleType, clause: str, loop_factory: LoopFactory, scenario: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``scenario`` on a fresh loop; whatever goes wrong, the failure names ``clause``."""
+    """Run ``scenario`` on a fresh loop within the suite's step bound (:func:`spec.loops.run_bounded`,
+    which does not rely on cancellation); whatever goes wrong, the failure names ``clause``."""
     loop = loop_factory()
     try:
-        return loop.run_until_complete(asyncio.wait_for(scenario, BOUND))
+        return run_bounded(loop, scenario)
+    except StepTimeout as error:
+        raise violation(impl, clause, f"{error} (NO-HANG)") from None
     except AssertionError:
         raise
-    except asyncio.TimeoutError as error:
-        raise violation(impl, clause, f"the check did not end within {BOUND} s (NO-HANG)") from error
-    except BaseException as error:
+    except (Exception, asyncio.CancelledError) as error:
         raise violation(impl, clause, f"the check raised {error!r}") from error
     finally:
-        loop.close()
+        if not loop.is_closed():
+            loop.close()
 
 
 def violation(impl: ModuleType, clause: str, problem: str) -> AssertionError:
-    return AssertionError(
-        f"{impl.__name__} violates {clause}\n  {clause}: {CLAUSES[clause].statement}\n  {problem}"
+    return ConformanceError(
+        f"{impl.__name__} violates {clause}\n  {clause}: {CLAUSES[clause].statement}\n  {problem}", [clause]
     )
 
 
