@@ -80,6 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backend(name): the backend (asyncio or trio) that this test runs on")
     BOUNDS.step = config.getoption("--step-bound")
     BOUNDS.test = config.getoption("--test-bound")
     BOUNDS.shrink = config.getoption("--shrink-bound")

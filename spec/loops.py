@@ -167,6 +167,10 @@ def keep(*objects: Any) -> None:
 def abandon(loop: asyncio.AbstractEventLoop, *held: Any) -> None:
     """Give ``loop`` up for good: it never runs again, and nothing it (or ``held``) holds is finalized."""
     keep(loop, *held)
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        # A loop of another backend that run_bounded drives (spec.trio_harness.TrioLoop) gives itself up.
+        loop.abandon()
+        return
     loop.set_exception_handler(lambda _loop, _context: None)
     if not loop.is_running() and not loop.is_closed():
         # Its file descriptors; its pending callbacks are dropped, never run.

@@ -9,6 +9,11 @@ that stays pending is an observation, not a hang; each run of the loop is
 bounded (:func:`spec.loops.run_bounded`). :func:`compare` raises an
 :class:`~spec.conformance.ConformanceError` that names the clause of the
 first call that differs and prints a script that replays it (:func:`replay`).
+
+Where the scripts run is a :class:`Backend`: :func:`on_asyncio` (asyncio's
+or uvloop's loops, settled by :func:`spec.loops.settle`) here, trio in
+:mod:`spec.trio_oracle`; the scripts, the bounds and the comparison are the
+same on every backend.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import asyncio
 import contextlib
 import gc
 import itertools
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -25,7 +30,16 @@ from typing import Any
 from .clauses import CLAUSES
 from .conformance import ConformanceError, HangFailure, NoiseFailure
 from .harness import Boom
-from .loops import StepTimeout, defer_noise, ignored_exceptions, keep, run_bounded, settle
+from .loops import (
+    StepTimeout,
+    abandon,
+    defer_noise,
+    ignored_exceptions,
+    keep,
+    loop_factories,
+    run_bounded,
+    settle,
+)
 
 Body = tuple[tuple[int, ...], bool, str]  # values to yield, catch Boom?, "return" or "raise"
 Op = tuple[str, Any]  # ("anext", None), ("asend", value), ("athrow", None) or ("aclose", None)
@@ -94,6 +108,28 @@ async def _call(agen: Any, op: str, arg: Any) -> Outcome:
     return (op, "ok", value)
 
 
+@dataclass(frozen=True)
+class Backend:
+    """Where the oracle runs its scripts.
+
+    ``new_loop()`` makes a loop that :func:`spec.loops.run_bounded` runs (an
+    asyncio loop or a :class:`spec.trio_harness.TrioLoop`); ``run_native``
+    runs the scripts on a native async generator; ``run_channel`` on a
+    channel of a module, on the loop that runs it, recording in its Run.
+    """
+
+    name: str
+    new_loop: Callable[[], Any]
+    run_native: Callable[[Body, list[Op]], Awaitable[Run]]
+    run_channel: Callable[[Any, ModuleType, Body, list[Op], Run], Awaitable[None]]
+
+
+def on_asyncio(loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop) -> Backend:
+    """The oracle on the loops of ``loop_factory``."""
+    names = {factory: name for name, factory in loop_factories().items()}
+    return Backend(names.get(loop_factory, "asyncio"), loop_factory, run_native, run_channel)
+
+
 async def drive(agen: Any, ops: list[Op], run: Run, tasks: list[asyncio.Task[Any]]) -> None:
     """Make each call of ``ops`` then a final aclose, each settled; stop at a call left pending."""
     for op, arg in [*ops, ("aclose", None)]:
@@ -114,8 +150,9 @@ async def run_native(body: Body, ops: list[Op]) -> Run:
     return run
 
 
-async def run_channel(module: ModuleType, body: Body, ops: list[Op], run: Run) -> None:
-    loop = asyncio.get_running_loop()
+async def run_channel(
+    loop: asyncio.AbstractEventLoop, module: ModuleType, body: Body, ops: list[Op], run: Run
+) -> None:
     loop.set_exception_handler(
         lambda _loop, context: run.problems.append(
             ("NO-NOISE", f"the event loop logged: {context.get('message')} {context.get('exception')!r}")
@@ -138,26 +175,28 @@ async def run_channel(module: ModuleType, body: Body, ops: list[Op], run: Run) -
             task.exception()  # retrieved: what mattered was recorded already
 
 
-def observe(
-    module: ModuleType, body: Body, ops: list[Op], loop_factory: Callable[[], asyncio.AbstractEventLoop]
-) -> tuple[Run, Run]:
+def observe(module: ModuleType, body: Body, ops: list[Op], backend: Backend) -> tuple[Run, Run]:
     """Run the scripts on a native async generator and on a channel of ``module``, each on a fresh loop."""
-    loop = loop_factory()
+    loop = backend.new_loop()
     try:
-        native = run_bounded(loop, run_native(body, ops))
+        native = run_bounded(loop, backend.run_native(body, ops))
     finally:
         loop.close()
     channel = Run()
-    loop = loop_factory()
+    loop = backend.new_loop()
     with ignored_exceptions() as ignored:
         try:
-            run_bounded(loop, run_channel(module, body, ops, channel), channel)
+            run_bounded(loop, backend.run_channel(loop, module, body, ops, channel), channel)
         except StepTimeout as timeout:
             channel.problems.append(("NO-HANG", str(timeout)))
         except AssertionError as unsettled:  # settle found no quiescence: something spins
             channel.problems.append(("NO-HANG", str(unsettled)))
         else:
-            loop.close()
+            if any(clause == "CANCEL-PROMPT" for clause, _ in channel.problems):
+                # Its tasks that would not end are never destroyed: that would be noise of this finding.
+                abandon(loop, channel)
+            else:
+                loop.close()
         # The run's cycles are young: their finalizers run now, not in a later test.
         gc.collect(1)
     channel.problems += [("NO-NOISE", line) for line in ignored]
@@ -187,7 +226,9 @@ def clause_of(ops: list[Op], native: list[Outcome], index: int) -> str:
 _LOG_CLAUSES = {"got": "MIRROR-ASEND", "thrown": "MIRROR-ATHROW", "exit": "MIRROR-ACLOSE"}
 
 
-def compare(impl_name: str, body: Body, ops: list[Op], native: Run, channel: Run) -> None:
+def compare(
+    impl_name: str, body: Body, ops: list[Op], native: Run, channel: Run, backend: str = "asyncio"
+) -> None:
     """Raise a ConformanceError at the first difference: its clause, what each side did, a replay script."""
     problems: list[str] = []
     clause = ""
@@ -215,13 +256,15 @@ def compare(impl_name: str, body: Body, ops: list[Op], native: Run, channel: Run
     if not problems:
         return
     lines = [
-        f"{impl_name} violates {clause}",
+        f"{impl_name} violates {clause}" + ("" if backend == "asyncio" else f" (on {backend})"),
         f"  {clause}: {CLAUSES[clause].statement}",
         f"with the body {body!r} and the client calls {ops!r}:",
         *(f"  {problem}" for problem in problems),
         "Reproduce with:",
         "  from spec.oracle import replay",
-        f"  replay({impl_name!r}, body={body!r}, ops={ops!r})",
+        f"  replay({impl_name!r}, body={body!r}, ops={ops!r}"
+        + ("" if backend == "asyncio" else f", backend={backend!r}")
+        + ")",
     ]
     error = failure("\n".join(lines), [clause])
     if not (isinstance(error, NoiseFailure) and defer_noise(error)):
@@ -235,17 +278,21 @@ def _describe(outcome: Outcome) -> str:
     return f"returns {value!r}" if kind == "ok" else f"raises {value}"
 
 
-def replay(
-    impl_name: str,
-    body: Body,
-    ops: list[Op],
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
-) -> None:
+def backend_named(name: str) -> Backend:
+    """The backend ``name``: "asyncio", "uvloop" (where it is installed) or "trio" (where it is)."""
+    if name == "trio":
+        from .trio_oracle import ON_TRIO
+
+        return ON_TRIO
+    return on_asyncio(loop_factories()[name])
+
+
+def replay(impl_name: str, body: Body, ops: list[Op], backend: str = "asyncio") -> None:
     """Run the scripts on both sides, print what each call did, and raise at the first difference."""
     from .impl import load
 
-    native, channel = observe(load(impl_name), body, ops, loop_factory)
+    native, channel = observe(load(impl_name), body, ops, backend_named(backend))
     for index in range(max(len(native.calls), len(channel.calls))):
         sides = [run.calls[index] if index < len(run.calls) else None for run in (native, channel)]
         print(f"{index + 1:>2}  native: {sides[0]}  channel: {sides[1]}")
-    compare(impl_name, body, ops, native, channel)
+    compare(impl_name, body, ops, native, channel, backend)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .conformance import LoopFactory
-from .oracle import Body, compare, observe
+from .oracle import Backend, Body, compare, observe, on_asyncio
 
 bodies = st.tuples(
     st.lists(st.integers(0, 9), max_size=4).map(tuple), st.booleans(), st.sampled_from(["return", "raise"])
@@ -52,5 +52,42 @@ client_ops = st.lists(
 def test_channel_mirrors_a_native_async_generator(
     impl: ModuleType, impl_name: str, loop_factory: LoopFactory, body: Body, ops: list[tuple[str, Any]]
 ) -> None:
-    native, channel = observe(impl, body, ops, loop_factory)
-    compare(impl_name, body, ops, native, channel)
+    backend = on_asyncio(loop_factory)
+    native, channel = observe(impl, body, ops, backend)
+    compare(impl_name, body, ops, native, channel, backend.name)
+
+
+@pytest.mark.clause(
+    "MIRROR-ASEND",
+    "MIRROR-FIRST-SEND-NONE",
+    "MIRROR-SERVER-RETURN",
+    "MIRROR-SERVER-ERROR",
+    "MIRROR-ATHROW",
+    "MIRROR-ATHROW-UNSTARTED",
+    "MIRROR-ACLOSE",
+    "MIRROR-ACLOSE-UNSTARTED",
+    "MIRROR-CLOSED-CLIENT",
+    "SERVER-BLOCK-ENTER",
+    "CANCEL-PROMPT",
+    "NO-HANG",
+    "TRIO-CANCELLATION",
+)
+@pytest.mark.backend("trio")
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies, ops=client_ops)
+def test_channel_mirrors_a_native_async_generator_on_trio(
+    impl: ModuleType, impl_name: str, trio_oracle: Backend, body: Body, ops: list[tuple[str, Any]]
+) -> None:
+    native, channel = observe(impl, body, ops, trio_oracle)
+    compare(impl_name, body, ops, native, channel, trio_oracle.name)
+
+
+@pytest.fixture
+def trio_oracle(impl: ModuleType) -> Backend:
+    """The oracle on trio, once ``impl`` is known to run on it (else the test is skipped, naming BACKENDS)."""
+    pytest.importorskip("trio", reason="BACKENDS: trio is not installed, so the trio checks do not run")
+    from .trio_harness import require_trio
+    from .trio_oracle import ON_TRIO
+
+    require_trio(impl)
+    return ON_TRIO

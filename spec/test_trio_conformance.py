@@ -35,10 +35,12 @@ class TrioConformanceMachine(ConformanceMachine):
 @pytest.mark.parametrize("stream", [False, True], ids=["Channel", "StreamChannel"])
 def test_implementation_follows_the_model_on_trio(impl: ModuleType, impl_name: str, stream: bool) -> None:
     trio_harness.require_trio(impl)
-    loop = trio_harness.TrioLoop()
+    loops = trio_harness.SharedTrioLoop()
     try:
         run_state_machine_as_test(
-            lambda: TrioConformanceMachine(trio_harness.TrioConformance(impl, stream, impl_name, loop))
+            lambda: TrioConformanceMachine(
+                trio_harness.TrioConformance(impl, stream, impl_name, loops.live())
+            )
         )
     finally:
-        loop.close()
+        loops.close()

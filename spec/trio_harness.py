@@ -10,6 +10,11 @@ of its own for a whole run (:class:`TrioLoop`), so that the synchronous
 :class:`~spec.conformance.Conformance` can apply one event at a time:
 ``run_until_complete`` hands each step to it with ``trio.from_thread``.
 
+Every step is bounded as on asyncio (:func:`spec.loops.run_bounded`): the
+alarm interrupts the main thread's wait for the trio thread, whatever the
+code under test does there (it may ignore its cancellation, spin or block
+its thread), and the trio thread is then abandoned (:meth:`TrioLoop.abandon`).
+
 What differs from asyncio, by design of the clauses:
 
 * a cancelled call raises ``trio.Cancelled``; the harness reports it as the
@@ -18,7 +23,6 @@ What differs from asyncio, by design of the clauses:
   returns it (CANCEL-RECEIVE-RACE cannot happen), which the model, written
   for asyncio, does not predict (:data:`TRIO_EVENTS` leaves them out).
 
-Not done yet: the Hypothesis state machine and the oracle on trio; no CI env.
 """
 
 from __future__ import annotations
@@ -27,21 +31,27 @@ import asyncio
 import gc
 import math
 import threading
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import trio
 import trio.testing
 
-from .conformance import Conformance
+from .conformance import Conformance, ConformanceError
 from .harness import Hang, Observed, Observer
+from .loops import BOUNDS, StepTimeout, run_bounded
 from .model import Event, sequences
 
-# How long a step may take to reach quiescence before it counts as a hang:
-# wait_all_tasks_blocked never returns while a task spins.
-STEP_TIMEOUT = 5.0
+T = TypeVar("T")
+
+
+def quiescence_bound() -> float:
+    """How long a step may wait for quiescence before it counts as a Hang (wait_all_tasks_blocked never
+    returns while a task runs checkpoints in a loop): within the step's bound, so that a task that spins
+    through its cancellation is reported as such, before the alarm ends the step with NO-HANG."""
+    return BOUNDS.step / 2
 
 
 class TrioLoop:
@@ -58,6 +68,7 @@ class TrioLoop:
         self.nursery: trio.Nursery | None = None
         self.stop: trio.Event | None = None
         self.failure: BaseException | None = None
+        self.abandoned = False
         self.thread = threading.Thread(target=self._run, name="trio-harness", daemon=True)
         self.thread.start()
         self.started.wait()
@@ -84,12 +95,55 @@ class TrioLoop:
 
         return trio.from_thread.run(step, trio_token=self.token)
 
+    def abandon(self) -> None:
+        """Give the run up: its thread (a daemon) is left to whatever the code under test does in it."""
+        self.abandoned = True
+
     def close(self) -> None:
+        """Cancel the run's tasks and end it, within the step's bound.
+
+        A run whose tasks do not end within :data:`BOUNDS.step <spec.loops.Bounds>`
+        of their cancellation is abandoned, and fails CANCEL-PROMPT.
+        """
+        if self.abandoned:
+            return
         if self.stop is not None and self.failure is None:
-            trio.from_thread.run_sync(self.stop.set, trio_token=self.token)
-        self.thread.join()
+            assert self.token is not None
+            self.token.run_sync_soon(self.stop.set)  # no wait: the run may be stuck
+        self.thread.join(BOUNDS.step)
+        if self.thread.is_alive():
+            self.abandon()
+            raise ConformanceError(
+                f"CANCEL-PROMPT: the trio run did not end within {BOUNDS.step:g} s of the cancellation of "
+                "its tasks (a task ignores its cancellation, or blocks its thread); the run was abandoned",
+                ["CANCEL-PROMPT"],
+            )
         if self.failure is not None:
             raise self.failure
+
+
+class SharedTrioLoop:
+    """One TrioLoop for many runs, replaced by a fresh one once a run abandoned it."""
+
+    def __init__(self) -> None:
+        self.loop = TrioLoop()
+
+    def live(self) -> TrioLoop:
+        if self.loop.abandoned:
+            self.loop = TrioLoop()
+        return self.loop
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+def run_trio(function: Callable[[], Awaitable[T]]) -> T:
+    """``trio.run(function)``, within the step's bound (:func:`spec.loops.run_bounded`)."""
+    loop = TrioLoop()
+    try:
+        return run_bounded(loop, function())  # type: ignore[arg-type]
+    finally:
+        loop.close()
 
 
 class TrioHarness(Observer):
@@ -235,10 +289,11 @@ class TrioHarness(Observer):
     # -- quiescence -------------------------------------------------------------
 
     async def settle(self) -> None:
-        with trio.move_on_after(STEP_TIMEOUT) as timeout:
+        bound = quiescence_bound()
+        with trio.move_on_after(bound) as timeout:
             await trio.testing.wait_all_tasks_blocked()
         if timeout.cancelled_caught:
-            raise Hang(f"no quiescence within {STEP_TIMEOUT} s (trio)")
+            raise Hang(f"no quiescence within {bound:g} s (trio)")
 
     async def close(self) -> None:
         for scope in [*self.scopes.values(), self.server_scope]:
@@ -314,17 +369,18 @@ def require_trio(module: ModuleType) -> None:
                 await server.asend(1)
 
         channel_has_server = False
-        with trio.fail_after(STEP_TIMEOUT):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(request)
-                await trio.testing.wait_all_tasks_blocked()
-                if refused:
-                    return
-                channel_has_server = True
-                nursery.start_soon(produce)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(request)
+            await trio.testing.wait_all_tasks_blocked()
+            if refused:
+                return
+            channel_has_server = True
+            nursery.start_soon(produce)
 
     try:
-        trio.run(handoff)
+        run_trio(handoff)
+    except StepTimeout as error:
+        raise violation(module, "NO-HANG", f"one item through a channel inside trio.run: {error}") from error
     except BaseException as error:
         raise violation(
             module, "BACKENDS", f"one item through a channel inside trio.run: {error!r}"
@@ -342,11 +398,11 @@ def require_trio(module: ModuleType) -> None:
 
 def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> int:
     """Run every race-free sequence up to ``depth`` on trio; return how many ran."""
-    loop = TrioLoop()
+    loops = SharedTrioLoop()
     count = 0
     try:
         for sequence in trio_sequences(depth, stream):
-            run = TrioConformance(module, stream, impl_name, loop)
+            run = TrioConformance(module, stream, impl_name, loops.live())
             try:
                 for event in sequence:
                     run.step(event)
@@ -354,5 +410,5 @@ def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> int
                 run.close()
             count += 1
     finally:
-        loop.close()
+        loops.close()
     return count
