@@ -3,7 +3,9 @@
 ``NAME`` is the implementation under test: a dotted module name importable
 from the current directory, or a path to a ``.py`` file, that defines
 ``Channel`` and ``StreamChannel``; an adapter module gives another shape of
-API those names (``channels_conformance.adapters.sav_channels_05``). Other
+API those names (``channels_conformance.adapters.sav_channels_05``).
+``--backend asyncio`` or ``--backend trio`` runs the checks of one backend
+alone (by default, every backend the implementation runs on). Other
 arguments go to pytest: ``-x``, ``-k oracle``, ``--exhaustive-depth 5``.
 
 The suite runs under its own pytest configuration, ``pytest-kit.ini`` beside
@@ -36,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="a dotted module name or a path to a .py file that defines Channel and StreamChannel",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["asyncio", "trio", "all"],
+        default="all",
+        help="the backend whose checks run (default: all those the implementation runs on)",
+    )
     args, pytest_args = parser.parse_known_args(argv)
     return int(
         pytest.main(
@@ -47,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(HERE),
                 "--impl",
                 args.impl,
+                "--backend",
+                args.backend,
                 *pytest_args,
             ]
         )

@@ -17,6 +17,7 @@ import asyncio
 import gc
 import os
 from collections.abc import Callable, Generator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -51,6 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=DEFAULT,
         help="the implementation under test: a dotted module name or a path to a .py file "
         "that defines Channel and StreamChannel (default: channels)",
+    )
+    group.addoption(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        default="all",
+        help="the backend whose checks run: asyncio (its loop and uvloop's), trio, or all of those "
+        "that the implementation runs on (default: all; an implementation that does not run on trio "
+        "has its trio checks skipped, naming BACKENDS)",
     )
     group.addoption(
         "--exhaustive-depth",
@@ -88,6 +97,36 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 VERDICT = pytest.StashKey[dict[str, list[str]]]()
+
+BACKEND_CHOICES = ("asyncio", "trio", "all")
+
+
+def backend_of(item: pytest.Item) -> str | None:
+    """The backend a check of spec/ runs on, or None for a check of no backend (the model's own, say).
+
+    A ``backend`` mark says it; else a ``backend`` parameter ("trio", "anyio-asyncio", "anyio-trio")
+    names it last; else a check on the ``loop_factory`` fixture runs on asyncio.
+    """
+    mark = item.get_closest_marker("backend")
+    if mark is not None:
+        return str(mark.args[0])
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "backend" in callspec.params:
+        return str(callspec.params["backend"]).rpartition("-")[2]
+    return "asyncio" if "loop_factory" in getattr(item, "fixturenames", ()) else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = config.getoption("--backend")
+    if chosen == "all":
+        return
+    here = Path(__file__).resolve().parent
+    deselected = [
+        item for item in items if item.path.is_relative_to(here) and backend_of(item) not in (None, chosen)
+    ]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -268,6 +268,7 @@ def test_a_group_with_another_failure_is_the_blocks_own_exception(
 
 
 @pytest.mark.clause("TRIO-CHECKPOINT", "READ-ITEMS-BATCH", "REPLY-PENDING")
+@pytest.mark.backend("trio")
 def test_a_call_is_a_checkpoint_on_trio_exactly_when_it_waits(impl: ModuleType) -> None:
     trio = trio_or_skip(impl)
     testing = pytest.importorskip("trio.testing")
@@ -434,6 +435,7 @@ def test_a_call_outside_any_event_loop_raises_runtime_error(impl: ModuleType) ->
 
 
 @pytest.mark.clause("BACKENDS")
+@pytest.mark.backend("asyncio")
 def test_a_program_on_asyncio_never_imports_trio(impl: ModuleType, impl_name: str) -> None:
     # A process of its own: this one has imported trio already.
     script = (

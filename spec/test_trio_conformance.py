@@ -21,6 +21,8 @@ pytest.importorskip("trio", reason="trio is not installed")
 
 from . import trio_harness  # after the skip: it imports trio
 
+pytestmark = pytest.mark.backend("trio")
+
 
 class TrioConformanceMachine(ConformanceMachine):
     """Draws only the events that trio can run: no race, and no call from an asyncio loop."""

@@ -16,6 +16,8 @@ pytest.importorskip("trio", reason="trio is not installed")
 
 from . import trio_harness  # after the skip: it imports trio
 
+pytestmark = pytest.mark.backend("trio")
+
 # The model's clauses (spec/test_conformance.MODEL_CLAUSES) that a race-free
 # run on trio proves: not CANCEL-RECEIVE-RACE, nor NO-NOISE (trio has no
 # exception handler to watch yet).
