@@ -8,7 +8,8 @@ the mutation score and every surviving mutant. A mutant is killed when the
 suite fails or hangs (the timeout). The kill suite is the deterministic part
 of the suite plus the oracle: tests/, the named scenarios, and the
 exhaustive enumeration (depth 4 by default, ``--depth``), on asyncio's loop.
-``--only 74,76`` reruns chosen mutants, for instance at a greater depth.
+``--only 74,76`` reruns chosen mutants, for instance at a greater depth;
+``--every 5`` runs a sample, every fifth mutant.
 
 Survivors are listed with the line they change, to be explained (an
 equivalent mutant) or killed by a new test; ``spec/mutation-survivors.md``
@@ -203,12 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--limit", type=int, default=0, help="run only the first N mutants (0: all)")
     parser.add_argument("--only", default="", help="run only these mutants: comma-separated numbers")
+    parser.add_argument("--every", type=int, default=1, help="run every Nth mutant only (default 1: all)")
     parser.add_argument("--depth", type=int, default=4, help="exhaustive depth of the kill suite (default 4)")
     args = parser.parse_args(argv)
     population = list(mutants())
     if args.only:
         wanted = {int(number) for number in args.only.split(",")}
         population = [mutant for mutant in population if mutant.index in wanted]
+    population = population[:: args.every]
     if args.limit:
         population = population[: args.limit]
     started = time.perf_counter()

@@ -1,0 +1,328 @@
+"""Realistic bugs of our own making: the data that measures the suite's power.
+
+Each :class:`Bug` is one behavioural change that an implementer of a
+rendezvous channel might make, written as an exact fragment of
+``channels.py`` and its replacement, with the clause whose promise the
+change breaks. :func:`apply` writes the buggy copy; it raises
+:class:`StaleBug` when the fragment is no longer in ``channels.py`` exactly
+once, so that the table cannot rot silently (tests/test_power.py runs it).
+``python -m spec.power`` runs the implementer's default command against
+each copy (CONFORMANCE-POWER); ``python -m spec.bugs NAME`` prints one
+bug's diff, ``python -m spec.bugs --write NAME DIR`` writes its copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+SOURCE = Path(__file__).resolve().parent.parent / "channels.py"
+
+
+class StaleBug(LookupError):
+    """A bug's fragment is not in channels.py exactly once: rewrite the bug."""
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    clause: str  # the clause that the change breaks
+    what: str  # what the implementer got wrong
+    fragment: str  # exact text of channels.py, found exactly once
+    replacement: str
+
+    def source(self, original: str) -> str:
+        count = original.count(self.fragment)
+        if count != 1:
+            raise StaleBug(
+                f"bug {self.name}: its fragment is in channels.py {count} times, not once; "
+                f"update spec/bugs.py to the current source"
+            )
+        return original.replace(self.fragment, self.replacement)
+
+
+BUGS = [
+    # -- cancellation -------------------------------------------------------
+    Bug(
+        "client-offer-not-withdrawn",
+        "CANCEL-REQUEST-UNTAKEN",
+        "a cancelled client call leaves its untaken request offered",
+        "            if client.offer is not _NOTHING:\n                self.withdraw(client)\n",
+        "            if client.offer is not _NOTHING:\n                pass\n",
+    ),
+    Bug(
+        "server-offer-not-withdrawn",
+        "CANCEL-SEND-UNTAKEN",
+        "a cancelled server call leaves its untaken item offered",
+        "        except BaseException:\n            self.withdraw(server)\n            raise\n",
+        "        except BaseException:\n            raise\n",
+    ),
+    Bug(
+        "withdrawn-first-request-stays-started",
+        "CANCEL-REQUEST-UNTAKEN",
+        "a withdrawn first request leaves the client started",
+        "                if not client.delivered:\n"
+        "                    # The first request was withdrawn: the client never started.\n"
+        '                    self.client_state = "unstarted"\n',
+        "                pass\n",
+    ),
+    Bug(
+        "client-race-message-lost",
+        "CANCEL-RECEIVE-RACE",
+        "an item delivered to a client call cancelled before it resumed is lost",
+        "            except BaseException:\n"
+        "                _received(client, waiter)\n"
+        "                raise\n",
+        "            except BaseException:\n                raise\n",
+    ),
+    Bug(
+        "server-race-message-lost",
+        "CANCEL-RECEIVE-RACE",
+        "a request delivered to a server call cancelled before it resumed is lost",
+        "            except BaseException:\n"
+        "                _received(server, waiter)\n"
+        "                raise\n",
+        "            except BaseException:\n                raise\n",
+    ),
+    Bug(
+        "server-taken-send-forgets-reply",
+        "CANCEL-SEND-TAKEN",
+        "a server call cancelled after its item was taken forgets that the reply is owed",
+        "        except BaseException:\n            self.withdraw(server)\n            raise\n",
+        "        except BaseException:\n"
+        "            self.withdraw(server)\n"
+        "            server.owed = False\n"
+        "            raise\n",
+    ),
+    Bug(
+        "client-reply-pending-unchecked",
+        "REPLY-PENDING",
+        "asend(x) after a cancelled delivered request sends x instead of refusing",
+        "        if client.inbox or (client.owed and self.outcome is None):\n"
+        "            if message is not None:\n",
+        "        if client.inbox or (client.owed and self.outcome is None and message is None):\n"
+        "            if message is not None:\n",
+    ),
+    Bug(
+        "cancelled-server-error-bare",
+        "CANCEL-SERVER-TASK",
+        "a cancelled server's CancelledError reaches the client bare",
+        "        elif isinstance(exc, _interruptions):\n            outcome = self.cancelled(exc)\n",
+        "        elif isinstance(exc, _interruptions):\n            outcome = exc\n",
+    ),
+    # -- the mirror of PEP 525 --------------------------------------------
+    Bug(
+        "first-send-not-none-accepted",
+        "MIRROR-FIRST-SEND-NONE",
+        "a first asend(x) with x not None is sent",
+        'self.client_state == "unstarted" and type(message) is not _Thrown:\n',
+        'self.client_state == "absent" and type(message) is not _Thrown:\n',
+    ),
+    Bug(
+        "server-error-swallowed",
+        "MIRROR-SERVER-ERROR",
+        "the server block's exception ends the client's iteration quietly",
+        "        else:\n            outcome = exc\n        self.finish_server(outcome)\n",
+        "        else:\n            outcome = _END\n        self.finish_server(outcome)\n",
+    ),
+    Bug(
+        "stopasynciteration-passed-through",
+        "MIRROR-STOPASYNCITERATION",
+        "a StopAsyncIteration raised in the block ends the client's iteration",
+        "        elif isinstance(exc, StopAsyncIteration):\n",
+        "        elif isinstance(exc, StopAsyncIteration) and False:\n",
+    ),
+    Bug(
+        "thrown-reraise-fails-server",
+        "MIRROR-ATHROW",
+        "the client's thrown exception, re-raised by the server, also fails the server's task",
+        "            outcome, swallow = exc, True\n",
+        "            outcome, swallow = exc, False\n",
+    ),
+    Bug(
+        "thrown-recorded-before-refusal",
+        "MISUSE-REFUSED-CHANGES-NOTHING",
+        "athrow() records its exception before it may be refused (the bug of issue 10)",
+        '        return await self.client_call(end, _Thrown(exc), 0, "athrow")\n',
+        '        self.thrown = exc\n        return await self.client_call(end, _Thrown(exc), 0, "athrow")\n',
+    ),
+    Bug(
+        "athrow-unstarted-leaves-open",
+        "MIRROR-ATHROW-UNSTARTED",
+        "athrow() on a client that never asked raises but does not close it",
+        '            self.begin(client, "client", "athrow")\n'
+        "            self.close_client()\n"
+        "            raise exc\n",
+        '            self.begin(client, "client", "athrow")\n            raise exc\n',
+    ),
+    Bug(
+        "athrow-closed-raises",
+        "MIRROR-CLOSED-CLIENT",
+        "athrow() on a closed client raises its exception instead of returning None",
+        '            self.begin(client, "client", "athrow")\n            return None\n',
+        '            self.begin(client, "client", "athrow")\n            raise exc\n',
+    ),
+    Bug(
+        "aclose-exit-not-swallowed",
+        "MIRROR-ACLOSE",
+        "the GeneratorExit of the client's close escapes the server block",
+        "            outcome, swallow = _END, True\n",
+        "            outcome, swallow = _END, False\n",
+    ),
+    Bug(
+        "aclose-unstarted-wrong-error",
+        "MIRROR-ACLOSE-UNSTARTED",
+        "entering the block of a client closed before it asked raises ChannelClosedError",
+        "                    raise ClientClosedError(\n",
+        "                    raise ChannelClosedError(\n",
+    ),
+    Bug(
+        "ignored-exit-not-refused",
+        "MIRROR-IGNORED-EXIT",
+        "a server that ignored GeneratorExit may call again",
+        '        if self.server_state == "exiting":\n',
+        '        if self.server_state == "exiting" and self.server.delivered < 0:\n',
+    ),
+    Bug(
+        "concurrent-client-call-accepted",
+        "MIRROR-ALREADY-RUNNING",
+        "a second client call while one is pending is not refused",
+        "        if loop is not client.loop or client.waiter is not None:\n"
+        '            loop = self.begin(client, "client", method)\n',
+        '        if loop is not client.loop:\n            loop = self.begin(client, "client", method)\n',
+    ),
+    # -- misuse ---------------------------------------------------------
+    Bug(
+        "second-client-allowed",
+        "MISUSE-SECOND-END",
+        "a closed channel hands out a second client",
+        '        if handoff.client_state != "absent":\n',
+        '        if handoff.client_state in ("unstarted", "started"):\n',
+    ),
+    Bug(
+        "closed-server-sends",
+        "MISUSE-CLOSED-SERVER",
+        "a server end used after server.aclose() is not refused",
+        '        if self.server_state == "closed":\n            raise ChannelClosedError(\n',
+        '        if self.server_state == "closed" and self.outcome is None:\n'
+        "            raise ChannelClosedError(\n",
+    ),
+    Bug(
+        "server-aclose-no-wake",
+        "MIRROR-SERVER-RETURN",
+        "server.aclose() closes the end but does not end the client's iteration",
+        '        if self.server_state != "closed":\n            self.finish_server(_END)\n',
+        '        if self.server_state != "closed":\n            self.server_state = "closed"\n',
+    ),
+    Bug(
+        "other-loop-rebinds",
+        "MISUSE-WRONG-LOOP",
+        "a call from another event loop rebinds the end instead of being refused",
+        "        elif self.loop is not loop:\n",
+        "        elif self.loop is not loop and side.loop is None:\n",
+    ),
+    Bug(
+        "groups-not-unwrapped",
+        "GROUP-EXIT",
+        "a TaskGroup's exception group around GeneratorExit fails the block",
+        "        if group_type is None or not isinstance(exc, group_type):\n            return exc\n",
+        "        if group_type is None or isinstance(exc, BaseException):\n            return exc\n",
+    ),
+    Bug(
+        "no-close-on-gc",
+        "ABANDON-CLIENT-GC",
+        "a client end that is garbage-collected is not closed",
+        "    def __del__(self) -> None:\n        handoff = self._handoff\n",
+        "    def _finalize(self) -> None:\n        handoff = self._handoff\n",
+    ),
+    # -- counting -------------------------------------------------------
+    Bug(
+        "request-handoff-not-counted",
+        "MIRROR-ASEND",
+        "a request handed straight to a waiting server is not counted in client.delivered",
+        "                client.delivered += 1\n                server.capacity = 0\n",
+        "                server.capacity = 0\n",
+    ),
+    Bug(
+        "batch-counted-once",
+        "WRITE-ITEMS-BATCH",
+        "write_items counts a batch as one delivered item",
+        "                    server.delivered += taken\n",
+        "                    server.delivered += 1\n",
+    ),
+    # -- streams --------------------------------------------------------
+    Bug(
+        "asend-burst-one-short",
+        "READ-ITEMS-BATCH",
+        "a read_items(n) batch of asends ends one item short",
+        "                if capacity > 1 and type(message) is not _Thrown:\n",
+        "                if capacity > 2 and type(message) is not _Thrown:\n",
+    ),
+    Bug(
+        "write-batch-one-short",
+        "WRITE-ITEMS-BATCH",
+        "write_items hands a pending read_items(n) one item fewer than it takes",
+        "            room = client.capacity\n",
+        "            room = max(client.capacity - 1, 1)\n",
+    ),
+    Bug(
+        "write-items-eager",
+        "WRITE-ITEMS-LAZY",
+        "write_items pulls the items before a reader asks, so a cancelled call loses them",
+        "        iterator = iter(items)\n",
+        "        iterator = iter(list(items))\n",
+    ),
+    Bug(
+        "end-drops-read-batch",
+        "READ-ITEMS-END",
+        "the server's end clears the items that the reader's batch holds",
+        '        self.server_state = "closed"\n        self.server.inbox.clear()\n',
+        '        self.server_state = "closed"\n        self.client.inbox.clear()\n',
+    ),
+]
+
+BY_NAME = {bug.name: bug for bug in BUGS}
+assert len(BY_NAME) == len(BUGS), "two bugs share a name"
+
+
+def apply(bug: Bug, directory: Path) -> Path:
+    """Write channels.py with ``bug`` into ``directory``; return the path."""
+    path = Path(directory) / "channels.py"
+    path.write_text(bug.source(SOURCE.read_text()))
+    return path
+
+
+def diff(bug: Bug) -> str:
+    original = SOURCE.read_text()
+    return "".join(
+        difflib.unified_diff(
+            original.splitlines(keepends=True),
+            bug.source(original).splitlines(keepends=True),
+            "channels.py",
+            f"channels.py ({bug.name})",
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spec.bugs", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="bugs to show (default: list them all)")
+    parser.add_argument("--write", metavar="DIR", help="write the (single) named bug's channels.py into DIR")
+    args = parser.parse_args(argv)
+    if not args.names:
+        for bug in BUGS:
+            print(f"{bug.name:40} {bug.clause:32} {bug.what}")
+        return 0
+    for name in args.names:
+        if args.write:
+            print(apply(BY_NAME[name], Path(args.write)))
+        else:
+            print(diff(BY_NAME[name]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
