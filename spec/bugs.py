@@ -48,7 +48,7 @@ BUGS = [
     # -- cancellation -------------------------------------------------------
     Bug(
         "client-offer-not-withdrawn",
-        "CANCEL-REQUEST-UNTAKEN",
+        "CANCEL-SEND-UNTAKEN",
         "a cancelled client call leaves its untaken request offered",
         "            if client.offer is not _NOTHING:\n                self.withdraw(client)\n",
         "            if client.offer is not _NOTHING:\n                pass\n",
@@ -62,12 +62,21 @@ BUGS = [
     ),
     Bug(
         "withdrawn-first-request-stays-started",
-        "CANCEL-REQUEST-UNTAKEN",
+        "CANCEL-SEND-UNTAKEN",
         "a withdrawn first request leaves the client started",
         "                if not client.delivered:\n"
         "                    # The first request was withdrawn: the client never started.\n"
         '                    self.client_state = "unstarted"\n',
         "                pass\n",
+    ),
+    Bug(
+        "cancelled-request-forgets-item",
+        "CANCEL-REQUEST-UNTAKEN",
+        "a client request cancelled after the server took it forgets that an item is owed to it",
+        "        except BaseException:\n            if client.offer is not _NOTHING:\n",
+        "        except BaseException:\n"
+        "            client.owed = False\n"
+        "            if client.offer is not _NOTHING:\n",
     ),
     Bug(
         "client-race-message-lost",

@@ -439,3 +439,46 @@ def test_an_asend_that_yields_to_the_loop_splits_the_burst(
     assert "call 1 (client.read_items): the model returns [1, 2]; the implementation returns [1]" in str(
         failure.value
     )
+
+
+# -- scenarios that the power measure found missing ----------------------------
+
+# A realistic bug of spec/bugs.py that the default profile's random runs do not
+# reach every time, with the scenario that reaches it for sure (spec/power.md).
+POWER_SCENARIOS = {
+    # A server's item is offered only to a client whose request was cancelled
+    # after the server took it: then the server's cancelled call must withdraw it.
+    "server-offer-cancelled": (
+        False,
+        [
+            anext_,
+            enter,
+            cancel_client,
+            Event("server", "asend", 1),
+            cancel_server,
+            Event("server", "asend", 2),
+            anext_,
+        ],
+    ),
+    # The client's reply reaches the server's call just as its task is cancelled.
+    "server-race": (
+        False,
+        [
+            anext_,
+            enter,
+            Event("server", "asend", 1),
+            Event("race", "asend", 5, end="server"),
+            Event("server", "anext"),
+            anext_,
+        ],
+    ),
+}
+
+
+@pytest.mark.clause("CANCEL-SEND-UNTAKEN", "CANCEL-RECEIVE-RACE")
+@pytest.mark.parametrize("scenario", sorted(POWER_SCENARIOS))
+def test_a_scenario_that_a_measured_bug_needs(
+    impl: ModuleType, impl_name: str, loop_factory: LoopFactory, scenario: str
+) -> None:
+    stream, events = POWER_SCENARIOS[scenario]
+    verdict(impl, loop_factory, events, stream=stream, name=impl_name)
