@@ -98,7 +98,7 @@ BUGS = [
     ),
     Bug(
         "server-taken-send-forgets-reply",
-        "CANCEL-SEND-TAKEN",
+        "REPLY-PENDING",
         "a server call cancelled after its item was taken forgets that the reply is owed",
         "        except BaseException:\n            self.withdraw(server)\n            raise\n",
         "        except BaseException:\n"
@@ -250,14 +250,14 @@ BUGS = [
     # -- counting -------------------------------------------------------
     Bug(
         "request-handoff-not-counted",
-        "MIRROR-ASEND",
+        "CANCEL-SEND-TAKEN",
         "a request handed straight to a waiting server is not counted in client.delivered",
         "                client.delivered += 1\n                server.capacity = 0\n",
         "                server.capacity = 0\n",
     ),
     Bug(
         "batch-counted-once",
-        "WRITE-ITEMS-BATCH",
+        "CANCEL-SEND-TAKEN",
         "write_items counts a batch as one delivered item",
         "                    server.delivered += taken\n",
         "                    server.delivered += 1\n",

@@ -460,6 +460,11 @@ POWER_SCENARIOS = {
             anext_,
         ],
     ),
+    # A server call cancelled after the client took its item: the reply is still owed.
+    "server-send-taken-cancelled": (
+        False,
+        [anext_, enter, Event("server", "asend", 1), cancel_server, Event("server", "asend", 2), anext_],
+    ),
     # The client's reply reaches the server's call just as its task is cancelled.
     "server-race": (
         False,
@@ -475,7 +480,7 @@ POWER_SCENARIOS = {
 }
 
 
-@pytest.mark.clause("CANCEL-SEND-UNTAKEN", "CANCEL-RECEIVE-RACE")
+@pytest.mark.clause("CANCEL-SEND-UNTAKEN", "CANCEL-SEND-TAKEN", "CANCEL-RECEIVE-RACE")
 @pytest.mark.parametrize("scenario", sorted(POWER_SCENARIOS))
 def test_a_scenario_that_a_measured_bug_needs(
     impl: ModuleType, impl_name: str, loop_factory: LoopFactory, scenario: str
