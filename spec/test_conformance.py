@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import ModuleType
 from typing import Any
 
@@ -487,3 +488,36 @@ def test_a_scenario_that_a_measured_bug_needs(
 ) -> None:
     stream, events = POWER_SCENARIOS[scenario]
     verdict(impl, loop_factory, events, stream=stream, name=impl_name)
+
+
+@pytest.mark.clause("READ-ITEMS-END")
+def test_a_writer_that_leaves_right_after_write_items_loses_no_item(
+    impl: ModuleType, loop_factory: LoopFactory
+) -> None:
+    # The commonest writer: its block ends in the same step as its last
+    # write_items, before the reader's task resumed with its batch. The
+    # harness settles the loop between events, so only this check sees it.
+    from .test_outside_the_model import outcome, run, violation
+
+    async def scenario() -> None:
+        stream = impl.StreamChannel()
+        reader = stream.client()
+
+        async def write() -> None:
+            async with stream.server() as writer:
+                await writer.write_items([1, 2])
+
+        first = asyncio.ensure_future(reader.read_items(5))
+        writing = asyncio.ensure_future(write())
+        got = await first
+        end = await outcome(reader.read_items(5))
+        await writing
+        if got != [1, 2] or end.observed != ("raise", StopAsyncIteration):
+            raise violation(
+                impl,
+                "READ-ITEMS-END",
+                f"read_items(5) returned {got!r}, then {end.observed!r}; "
+                "expected [1, 2], then StopAsyncIteration",
+            )
+
+    run(impl, "READ-ITEMS-END", loop_factory, scenario())
