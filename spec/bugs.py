@@ -300,6 +300,7 @@ assert len(BY_NAME) == len(BUGS), "two bugs share a name"
 def apply(bug: Bug, directory: Path) -> Path:
     """Write channels.py with ``bug`` into ``directory``; return the path."""
     path = Path(directory) / "channels.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(bug.source(SOURCE.read_text()))
     return path
 

@@ -275,7 +275,10 @@ class _Alarm:
         self.trace: Any = None  # the trace function before ours (a coverage tool's, say)
         self.previous: Any = None
         self.watchdog: threading.Thread | None = None
-        self.left = threading.Event()
+        # Plain flags, not a threading.Event: a ring inside Event.set() would
+        # leave its lock held, and the next set() would wait for it forever.
+        self.over = False
+        self.watched = False
         in_main = threading.current_thread() is threading.main_thread()
         self.signum = (
             None if not in_main else signal.SIGALRM if hasattr(signal, "setitimer") else signal.SIGINT
@@ -307,31 +310,38 @@ class _Alarm:
         if self.signum == getattr(signal, "SIGALRM", None):
             signal.setitimer(signal.ITIMER_REAL, delay, REPEAT)
         else:  # pragma: no cover - Windows: a thread simulates the signal
-            self.watchdog = threading.Thread(target=self.watch, args=(delay,), daemon=True)
+            self.watchdog = threading.Thread(target=self.watch, daemon=True)
             self.watchdog.start()
 
-    def watch(self, delay: float) -> None:  # pragma: no cover - Windows only
-        if self.left.wait(delay):
-            return
-        while not self.left.is_set():
-            _thread.interrupt_main(self.signum)
-            self.left.wait(REPEAT)
+    def watch(self) -> None:  # pragma: no cover - Windows only
+        try:
+            while not self.over:
+                late = time.monotonic() >= self.limit
+                if late:
+                    _thread.interrupt_main(self.signum)
+                time.sleep(REPEAT if late else min(REPEAT, max(self.limit - time.monotonic(), 0.0)))
+        finally:
+            self.watched = True
 
     def __exit__(self, *exc_info: object) -> None:
         if self.signum is None:
             return
+        # First stop the rings, with calls that take no lock: a ring may still
+        # come while they run, and is caught here (the step is over by then).
         while True:
-            # The alarm may ring once more while it is being stopped: the step
-            # is over by then, and a late ring must not escape from here.
             try:
-                self.active = False
-                if self.tracing:
-                    sys.settrace(self.trace)
-                    self.tracing = False
-                self.left.set()
+                self.over = True
                 if self.watchdog is None:
                     signal.setitimer(signal.ITIMER_REAL, 0)
+                else:  # pragma: no cover - Windows: wait until the thread rings no more
+                    while not self.watched:
+                        time.sleep(REPEAT / 5)
                 signal.signal(self.signum, self.previous)
                 break
             except OutOfTime:
                 continue
+        # No ring can come now: a signal still pending finds the previous handler.
+        self.active = False
+        if self.tracing:
+            sys.settrace(self.trace)
+            self.tracing = False
