@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from .conformance import LoopFactory
 from .oracle import Backend, Body, compare, observe, on_asyncio
+from .test_conformance import MIRROR_CLAUSES
 
 bodies = st.tuples(
     st.lists(st.integers(0, 9), max_size=4).map(tuple), st.booleans(), st.sampled_from(["return", "raise"])
@@ -32,21 +33,7 @@ client_ops = st.lists(
 )
 
 
-@pytest.mark.clause(
-    "MIRROR-ASEND",
-    "MIRROR-FIRST-SEND-NONE",
-    "MIRROR-SERVER-RETURN",
-    "MIRROR-SERVER-ERROR",
-    "MIRROR-ATHROW",
-    "MIRROR-ATHROW-UNSTARTED",
-    "MIRROR-ACLOSE",
-    "MIRROR-ACLOSE-UNSTARTED",
-    "MIRROR-CLOSED-CLIENT",
-    "SERVER-BLOCK-ENTER",
-    "CANCEL-PROMPT",
-    "NO-HANG",
-    "NO-NOISE",
-)
+@pytest.mark.clause(*MIRROR_CLAUSES, "CANCEL-PROMPT", "NO-HANG", "NO-NOISE")
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies, ops=client_ops)
 def test_channel_mirrors_a_native_async_generator(
@@ -57,21 +44,7 @@ def test_channel_mirrors_a_native_async_generator(
     compare(impl_name, body, ops, native, channel, backend.name)
 
 
-@pytest.mark.clause(
-    "MIRROR-ASEND",
-    "MIRROR-FIRST-SEND-NONE",
-    "MIRROR-SERVER-RETURN",
-    "MIRROR-SERVER-ERROR",
-    "MIRROR-ATHROW",
-    "MIRROR-ATHROW-UNSTARTED",
-    "MIRROR-ACLOSE",
-    "MIRROR-ACLOSE-UNSTARTED",
-    "MIRROR-CLOSED-CLIENT",
-    "SERVER-BLOCK-ENTER",
-    "CANCEL-PROMPT",
-    "NO-HANG",
-    "TRIO-CANCELLATION",
-)
+@pytest.mark.clause(*MIRROR_CLAUSES, "CANCEL-PROMPT", "NO-HANG", "TRIO-CANCELLATION")
 @pytest.mark.backend("trio")
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies, ops=client_ops)
