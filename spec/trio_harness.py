@@ -28,9 +28,11 @@ What differs from asyncio, by design of the clauses:
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import math
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from types import ModuleType
 from typing import Any, TypeVar
@@ -41,7 +43,7 @@ import trio.testing
 
 from .conformance import Conformance, ConformanceError
 from .harness import Hang, Observed, Observer
-from .loops import BOUNDS, StepTimeout, run_bounded
+from .loops import BOUNDS, REPEAT, OutOfTime, StepTimeout, run_bounded
 from .model import Event, sequences
 
 T = TypeVar("T")
@@ -96,8 +98,18 @@ class TrioLoop:
         return trio.from_thread.run(step, trio_token=self.token)
 
     def abandon(self) -> None:
-        """Give the run up: its thread (a daemon) is left to whatever the code under test does in it."""
+        """Give the run up, and stop its thread if the code under test keeps it busy.
+
+        A thread that spins would hold the interpreter's lock for half of
+        every later test's time: OutOfTime is raised in it (through
+        ``PyThreadState_SetAsyncExc``, again every :data:`~spec.loops.REPEAT`
+        seconds, for at most :data:`REAP_SECONDS`) until it ends. A thread
+        that waits in a system call takes no time, and ends with the process.
+        """
         self.abandoned = True
+        if self.thread.is_alive():
+            reaper = threading.Thread(target=_reap, args=(self.thread,), name="trio reaper", daemon=True)
+            reaper.start()
 
     def close(self) -> None:
         """Cancel the run's tasks and end it, within the step's bound.
@@ -120,6 +132,21 @@ class TrioLoop:
             )
         if self.failure is not None:
             raise self.failure
+
+
+# How long an abandoned trio thread is interrupted before it is left to itself.
+REAP_SECONDS = 5.0
+
+
+def _reap(thread: threading.Thread) -> None:
+    ident = thread.ident
+    raise_in = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
+    if ident is None or raise_in is None:  # pragma: no cover - PyPy: no C API to raise in a thread
+        return
+    deadline = time.monotonic() + REAP_SECONDS
+    while thread.is_alive() and time.monotonic() < deadline:
+        raise_in(ctypes.c_ulong(ident), ctypes.py_object(OutOfTime))
+        time.sleep(REPEAT)
 
 
 class SharedTrioLoop:
