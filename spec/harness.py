@@ -131,6 +131,22 @@ class Observer:
         """Start the server call of ``event``: each harness queues it to its server task."""
         raise NotImplementedError
 
+    def _on_abandon(self, event: Event) -> None:
+        self.client = None
+        gc.collect()
+
+    def _on_second(self, event: Event) -> None:
+        call = self.new_call()
+        try:
+            if event.end == "client":
+                self.channel.client()
+            else:
+                self.channel.server()
+        except Exception as exc:
+            self.results[call] = ("raise", type(exc))
+        else:
+            self.results[call] = ("ok", None)
+
     def new_call(self) -> int:
         self.calls += 1
         return self.calls
@@ -287,22 +303,6 @@ class Harness(Observer):
             assert self.server_task is not None
             self._on_client(Event("client", event.op, event.arg))
             loop.call_soon(self.server_task.cancel)
-
-    def _on_abandon(self, event: Event) -> None:
-        self.client = None
-        gc.collect()
-
-    def _on_second(self, event: Event) -> None:
-        call = self.new_call()
-        try:
-            if event.end == "client":
-                self.channel.client()
-            else:
-                self.channel.server()
-        except Exception as exc:
-            self.results[call] = ("raise", type(exc))
-        else:
-            self.results[call] = ("ok", None)
 
     def _running_client_task(self) -> asyncio.Task[None]:
         for call, task in self.tasks.items():

@@ -28,7 +28,6 @@ What differs from asyncio, by design of the clauses:
 from __future__ import annotations
 
 import asyncio
-import gc
 import math
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -263,22 +262,6 @@ class TrioHarness(Observer):
 
     def _on_exit(self, event: Event) -> None:
         self.server_commands_in.send_nowait((0, event))
-
-    def _on_abandon(self, event: Event) -> None:
-        self.client = None
-        gc.collect()
-
-    def _on_second(self, event: Event) -> None:
-        call = self.new_call()
-        try:
-            if event.end == "client":
-                self.channel.client()
-            else:
-                self.channel.server()
-        except Exception as exc:
-            self.results[call] = ("raise", type(exc))
-        else:
-            self.results[call] = ("ok", None)
 
     def _running_client_call(self) -> int:
         for call in self.scopes:
