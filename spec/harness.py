@@ -157,6 +157,15 @@ class Observer:
         if isinstance(exc, (Boom, GeneratorExit)):
             self.caught = exc
 
+    def server_ended(self, enter: int, outcome: Observed) -> None:
+        """The server task has left its block with ``outcome``, which is also the enter call's result
+        if it has none yet; the server end and the exception it caught are gone."""
+        self.server_outcome = outcome
+        if enter not in self.results:
+            self.results[enter] = outcome
+        self.server = None
+        self.caught = None
+
     def leave_block(self, event: Event) -> None:
         """Leave the server block as the exit ``event`` says: raise, or return for the block to return."""
         if event.arg == "ValueError":
@@ -237,14 +246,9 @@ class Harness(Observer):
         try:
             await self._server_block(enter)
         except BaseException as exc:
-            self.server_outcome = ("raise", type(exc))
-            if enter not in self.results:
-                self.results[enter] = ("raise", type(exc))
+            self.server_ended(enter, ("raise", type(exc)))
         else:
-            self.server_outcome = ("ok", None)
-        finally:
-            self.server = None
-            self.caught = None
+            self.server_ended(enter, ("ok", None))
 
     async def _server_block(self, enter: int) -> None:
         assert self.server_commands is not None

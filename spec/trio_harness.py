@@ -207,19 +207,12 @@ class TrioHarness(Observer):
             try:
                 await self._server_block(enter)
             except trio.Cancelled:
-                self.server_outcome = ("raise", asyncio.CancelledError)
-                if enter not in self.results:
-                    self.results[enter] = self.server_outcome
+                self.server_ended(enter, ("raise", asyncio.CancelledError))
                 raise  # to the server's scope, which catches it
             except BaseException as exc:
-                self.server_outcome = ("raise", type(exc))
-                if enter not in self.results:
-                    self.results[enter] = self.server_outcome
+                self.server_ended(enter, ("raise", type(exc)))
             else:
-                self.server_outcome = ("ok", None)
-            finally:
-                self.server = None
-                self.caught = None
+                self.server_ended(enter, ("ok", None))
 
     async def _server_block(self, enter: int) -> None:
         async with self.channel.server() as server:
