@@ -131,6 +131,22 @@ class Observer:
         """Start the server call of ``event``: each harness queues it to its server task."""
         raise NotImplementedError
 
+    def _on_abandon(self, event: Event) -> None:
+        self.client = None
+        gc.collect()
+
+    def _on_second(self, event: Event) -> None:
+        call = self.new_call()
+        try:
+            if event.end == "client":
+                self.channel.client()
+            else:
+                self.channel.server()
+        except Exception as exc:
+            self.results[call] = ("raise", type(exc))
+        else:
+            self.results[call] = ("ok", None)
+
     def new_call(self) -> int:
         self.calls += 1
         return self.calls
@@ -140,6 +156,15 @@ class Observer:
         self.results[call] = ("raise", type(exc))
         if isinstance(exc, (Boom, GeneratorExit)):
             self.caught = exc
+
+    def server_ended(self, enter: int, outcome: Observed) -> None:
+        """The server task has left its block with ``outcome``, which is also the enter call's result
+        if it has none yet; the server end and the exception it caught are gone."""
+        self.server_outcome = outcome
+        if enter not in self.results:
+            self.results[enter] = outcome
+        self.server = None
+        self.caught = None
 
     def leave_block(self, event: Event) -> None:
         """Leave the server block as the exit ``event`` says: raise, or return for the block to return."""
@@ -221,14 +246,9 @@ class Harness(Observer):
         try:
             await self._server_block(enter)
         except BaseException as exc:
-            self.server_outcome = ("raise", type(exc))
-            if enter not in self.results:
-                self.results[enter] = ("raise", type(exc))
+            self.server_ended(enter, ("raise", type(exc)))
         else:
-            self.server_outcome = ("ok", None)
-        finally:
-            self.server = None
-            self.caught = None
+            self.server_ended(enter, ("ok", None))
 
     async def _server_block(self, enter: int) -> None:
         assert self.server_commands is not None
@@ -287,22 +307,6 @@ class Harness(Observer):
             assert self.server_task is not None
             self._on_client(Event("client", event.op, event.arg))
             loop.call_soon(self.server_task.cancel)
-
-    def _on_abandon(self, event: Event) -> None:
-        self.client = None
-        gc.collect()
-
-    def _on_second(self, event: Event) -> None:
-        call = self.new_call()
-        try:
-            if event.end == "client":
-                self.channel.client()
-            else:
-                self.channel.server()
-        except Exception as exc:
-            self.results[call] = ("raise", type(exc))
-        else:
-            self.results[call] = ("ok", None)
 
     def _running_client_task(self) -> asyncio.Task[None]:
         for call, task in self.tasks.items():

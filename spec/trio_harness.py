@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import gc
 import math
 import threading
 import time
@@ -235,19 +234,12 @@ class TrioHarness(Observer):
             try:
                 await self._server_block(enter)
             except trio.Cancelled:
-                self.server_outcome = ("raise", asyncio.CancelledError)
-                if enter not in self.results:
-                    self.results[enter] = self.server_outcome
+                self.server_ended(enter, ("raise", asyncio.CancelledError))
                 raise  # to the server's scope, which catches it
             except BaseException as exc:
-                self.server_outcome = ("raise", type(exc))
-                if enter not in self.results:
-                    self.results[enter] = self.server_outcome
+                self.server_ended(enter, ("raise", type(exc)))
             else:
-                self.server_outcome = ("ok", None)
-            finally:
-                self.server = None
-                self.caught = None
+                self.server_ended(enter, ("ok", None))
 
     async def _server_block(self, enter: int) -> None:
         async with self.channel.server() as server:
@@ -290,22 +282,6 @@ class TrioHarness(Observer):
 
     def _on_exit(self, event: Event) -> None:
         self.server_commands_in.send_nowait((0, event))
-
-    def _on_abandon(self, event: Event) -> None:
-        self.client = None
-        gc.collect()
-
-    def _on_second(self, event: Event) -> None:
-        call = self.new_call()
-        try:
-            if event.end == "client":
-                self.channel.client()
-            else:
-                self.channel.server()
-        except Exception as exc:
-            self.results[call] = ("raise", type(exc))
-        else:
-            self.results[call] = ("ok", None)
 
     def _running_client_call(self) -> int:
         for call in self.scopes:

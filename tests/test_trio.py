@@ -244,30 +244,32 @@ def test_a_timeout_loop_around_anext_gets_every_item_once_through_anyio(backend:
 # -- abandonment ----------------------------------------------------------------
 
 
+async def produce_until_closed(channel: Channel[int, None], ended: list[str]) -> None:
+    """Send 1 and 2 until the client goes: ``ended`` names the thread that saw GeneratorExit, then "quietly"
+    once the block has absorbed it."""
+    async with channel.server() as server:
+        try:
+            await server.asend(1)
+            await server.asend(2)
+        except GeneratorExit:
+            ended.append(f"exit in {threading.current_thread().name}")
+            raise
+    ended.append("quietly")
+
+
 @pytest.mark.clause("ABANDON-CLIENT-GC")
 def test_an_abandoned_client_closes_its_channel_from_the_trio_run() -> None:
     async def test() -> None:
         channel: Channel[int, None] = Channel()
         ended: list[str] = []
-
-        async def producer() -> None:
-            async with channel.server() as server:
-                try:
-                    await server.asend(1)
-                    await server.asend(2)
-                except GeneratorExit:
-                    ended.append("exit")
-                    raise
-            ended.append("quietly")
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(producer)
+            nursery.start_soon(produce_until_closed, channel, ended)
             client = channel.client()
             assert await anext(client) == 1
             del client
             gc.collect()
             await trio.testing.wait_all_tasks_blocked()
-        assert ended == ["exit", "quietly"]
+        assert ended == [f"exit in {threading.current_thread().name}", "quietly"]
 
     run_trio(test)
 
@@ -277,24 +279,14 @@ def test_a_client_dropped_in_another_thread_closes_its_channel_in_the_trio_run()
     async def test() -> None:
         channel: Channel[int, None] = Channel()
         ended: list[str] = []
-
-        async def producer() -> None:
-            async with channel.server() as server:
-                try:
-                    await server.asend(1)
-                    await server.asend(2)
-                except GeneratorExit:
-                    ended.append(f"exit in {threading.current_thread().name}")
-                    raise
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(producer)
+            nursery.start_soon(produce_until_closed, channel, ended)
             holder = [channel.client()]
             assert await anext(holder[0]) == 1
             # The last reference dies in a worker thread, which runs the finalizer.
             await trio.to_thread.run_sync(holder.clear)
             await trio.testing.wait_all_tasks_blocked()
-        assert ended == [f"exit in {threading.current_thread().name}"]
+        assert ended == [f"exit in {threading.current_thread().name}", "quietly"]
 
     run_trio(test)
 
