@@ -6,8 +6,9 @@ flipped, a constant changed, an augmented assignment reversed, a statement
 removed), runs the kill suite against each one in a subprocess, and reports
 the mutation score and every surviving mutant. A mutant is killed when the
 suite fails or hangs (the timeout). The kill suite is the deterministic part
-of the suite plus the oracle: tests/, the named scenarios, and the
-exhaustive enumeration (depth 4 by default, ``--depth``), on asyncio's loop.
+of the suite plus the oracle: tests/, the named scenarios, the
+exhaustive enumeration (depth 4 by default, ``--depth``), on asyncio's loop,
+the checks outside the model, the task groups (GROUP-EXIT) and the trio tests.
 ``--only 74,76`` reruns chosen mutants, for instance at a greater depth;
 ``--every 5`` runs a sample, every fifth mutant.
 
@@ -38,6 +39,11 @@ KILL_SUITE = [
     "tests/test_seed_examples.py",
     "spec/test_exhaustive.py",
     "spec/test_oracle.py",
+    # Last, so that only the mutants that the suite above misses pay for them:
+    # the misuse checks, the task groups and the trio runs.
+    "spec/test_outside_the_model.py",
+    "spec/test_backends.py",
+    "tests/test_trio.py",
     "-k",
     "not uvloop",
 ]
