@@ -138,14 +138,28 @@ REAP_SECONDS = 5.0
 
 
 def _reap(thread: threading.Thread) -> None:
+    """Raise OutOfTime in ``thread`` whenever it spent most of the last interval running.
+
+    Only a thread that spins is interrupted: once the code under test lets go,
+    trio captures the exception for the abandoned step and the thread waits
+    in its scheduler, where nothing is raised in it (an exception raised in a
+    thread that is ending could leave one of ``threading``'s locks held).
+    """
     ident = thread.ident
     raise_in = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
-    if ident is None or raise_in is None:  # pragma: no cover - PyPy: no C API to raise in a thread
+    clock_of = getattr(time, "pthread_getcpuclockid", None)
+    if ident is None or raise_in is None or clock_of is None:  # pragma: no cover - PyPy, Windows
         return
-    deadline = time.monotonic() + REAP_SECONDS
-    while thread.is_alive() and time.monotonic() < deadline:
-        raise_in(ctypes.c_ulong(ident), ctypes.py_object(OutOfTime))
-        time.sleep(REPEAT)
+    try:
+        clock = clock_of(ident)
+        deadline = time.monotonic() + REAP_SECONDS
+        while time.monotonic() < deadline:
+            before = time.clock_gettime(clock)
+            time.sleep(REPEAT)
+            if time.clock_gettime(clock) - before > REPEAT / 2:
+                raise_in(ctypes.c_ulong(ident), ctypes.py_object(OutOfTime))
+    except OSError:  # the thread ended: its clock is gone
+        return
 
 
 class SharedTrioLoop:
