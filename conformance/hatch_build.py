@@ -11,7 +11,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 PACKAGE = "channels_conformance"
 # This repository's own tools: they mutate and explain our channels.py, not an implementer's
 # (mutation, and the realistic bugs that measure the suite's power);
-# broken/ holds the implementations broken on purpose that tests/test_suite_verdicts.py checks.
+# broken/ holds the implementations broken on purpose that tests/kit/test_suite_verdicts.py checks.
 REPOSITORY_ONLY = {"mutation.py", "mutation-survivors.md", "bugs.py", "power.py", "power.md", "broken"}
 
 

@@ -5,7 +5,7 @@ rendezvous channel might make, written as an exact fragment of
 ``channels.py`` and its replacement, with the clause whose promise the
 change breaks. :func:`apply` writes the buggy copy; it raises
 :class:`StaleBug` when the fragment is no longer in ``channels.py`` exactly
-once, so that the table cannot rot silently (tests/test_power.py runs it).
+once, so that the table cannot rot silently (tests/kit/test_power.py runs it).
 ``python -m spec.power`` runs the implementer's default command against
 each copy (CONFORMANCE-POWER); ``python -m spec.bugs NAME`` prints one
 bug's diff, ``python -m spec.bugs --write NAME DIR`` writes its copy.

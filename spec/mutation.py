@@ -34,16 +34,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "channels.py"
 KILL_SUITE = [
-    "tests/test_channels.py",
-    "tests/test_scenarios.py",
-    "tests/test_seed_examples.py",
+    "tests/library/test_channels.py",
+    "tests/library/test_scenarios.py",
+    "tests/library/test_seed_examples.py",
     "spec/test_exhaustive.py",
     "spec/test_oracle.py",
     # Last, so that only the mutants that the suite above misses pay for them:
     # the misuse checks, the task groups and the trio runs.
     "spec/test_outside_the_model.py",
     "spec/test_backends.py",
-    "tests/test_trio.py",
+    "tests/library/test_trio.py",
     "-k",
     "not uvloop",
 ]

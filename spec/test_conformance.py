@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from types import ModuleType
-from typing import Any
 
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from .conformance import Conformance, ConformanceError, LoopFactory
-from .harness import Harness
-from .model import ChannelModel, Event, events, reach
+from .conformance import Conformance, LoopFactory
+from .model import ChannelModel, Event
 
 # The clauses that a native async generator decides too: the oracle proves them.
 MIRROR_CLAUSES = (
@@ -214,92 +212,6 @@ def test_a_refused_athrow_changes_nothing(
     verdict(impl, loop_factory, REFUSED_ATHROWS[scenario], name=impl_name)
 
 
-@pytest.fixture
-def eager_thrown(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """channels.py as 1.0 was: athrow() recorded its exception before the call was accepted."""
-    import channels
-
-    original = channels._Handoff.client_throw
-
-    async def client_throw(self: Any, end: Any, exc: BaseException) -> Any:
-        if self.client_state == "started":
-            self.thrown = exc
-        return await original(self, end, exc)
-
-    monkeypatch.setattr(channels._Handoff, "client_throw", client_throw)
-    return channels
-
-
-@pytest.mark.clause("MIRROR-ALREADY-RUNNING", "REPLY-PENDING", "MISUSE-REFUSED-CHANGES-NOTHING")
-@pytest.mark.parametrize("scenario", sorted(REFUSED_ATHROWS))
-def test_a_refusal_that_keeps_what_it_was_given_fails_at_once(
-    eager_thrown: ModuleType, loop_factory: LoopFactory, scenario: str
-) -> None:
-    events = REFUSED_ATHROWS[scenario]
-    with pytest.raises(ConformanceError) as failure:
-        verdict(eager_thrown, loop_factory, events)
-    assert failure.value.events == events[:-1]  # the refused athrow, not the step where it shows
-    assert "MISUSE-REFUSED-CHANGES-NOTHING" in failure.value.clauses
-
-
-@pytest.mark.clause("MIRROR-ATHROW", "MISUSE-REFUSED-CHANGES-NOTHING")
-@pytest.mark.parametrize("scenario", sorted(REFUSED_ATHROWS))
-def test_a_refusal_that_changes_state_fails_where_the_server_task_raises(
-    eager_thrown: ModuleType, loop_factory: LoopFactory, scenario: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Without the direct check, the server's task outcome shows the change.
-    monkeypatch.setattr(Harness, "keeps_thrown", lambda self, call: False)
-    with pytest.raises(
-        ConformanceError, match=r"the server's task: the model returns None; the implementation raises Boom"
-    ) as failure:
-        verdict(eager_thrown, loop_factory, REFUSED_ATHROWS[scenario])
-    assert failure.value.clauses == ["MIRROR-ATHROW"]
-
-
-class _LeakyModel(ChannelModel):
-    def _on_second(self, event: Event) -> None:
-        super()._on_second(event)
-        self.delivered["client"] += 1
-
-
-@pytest.mark.clause("MISUSE-REFUSED-CHANGES-NOTHING")
-def test_the_model_proves_that_each_refusal_changes_nothing() -> None:
-    # Every enabled event from every state the model can reach (its fixpoint).
-    refusals = 0
-    for stream in (False, True):
-        for state in reach(stream).states:
-            for event in events(stream):
-                if state.enabled(event):
-                    model = state.copy()
-                    model.apply(event)  # raises if a refusal changed the model's state
-                    refusals += model.refused
-    assert refusals > 1000
-    with pytest.raises(AssertionError, match="refusal of second client changed its state"):
-        _LeakyModel().apply(Event("second", end="client"))
-
-
-# -- reports name the clause broken first --------------------------------------
-
-
-@pytest.mark.clause("CANCEL-SEND-UNTAKEN")
-def test_a_report_names_the_step_that_broke_its_clause_first(
-    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import channels
-
-    # A cancelled call that leaves its request offered: it shows only when a
-    # later call takes the request, but the cancellation broke the clause.
-    monkeypatch.setattr(channels._Handoff, "withdraw", staticmethod(lambda side: None))
-    events = [anext_, Event("cancel", end="client"), enter]
-    with pytest.raises(ConformanceError) as failure:
-        verdict(channels, loop_factory, events)
-    assert failure.value.clauses == ["SERVER-BLOCK-ENTER"]  # where it showed
-    report = str(failure.value)
-    assert report.startswith("channels violates CANCEL-SEND-UNTAKEN\n"), report
-    assert "first at step 2, cancel client:" in report
-    assert "call 2 (server.enter): the model is still pending; the implementation returns None" in report
-
-
 # -- what the harness observes -------------------------------------------------
 
 cancel_client, cancel_server = Event("cancel", end="client"), Event("cancel", end="server")
@@ -392,62 +304,6 @@ def test_the_harness_observes(
 ) -> None:
     stream, events = OBSERVED[scenario]
     verdict(impl, loop_factory, events, stream=stream, name=impl_name)
-
-
-@pytest.mark.clause("WRITE-ITEMS-LAZY")
-def test_an_item_pulled_by_a_cancelled_write_items_is_seen_lost(
-    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import channels
-
-    original = channels._Handoff.server_write
-
-    async def pulls_one_first(self: Any, items: Any) -> None:
-        iterator = iter(items)
-        next(iterator)  # pulled before a reader is there, and lost
-        await original(self, iterator)
-
-    monkeypatch.setattr(channels._Handoff, "server_write", pulls_one_first)
-    with pytest.raises(ConformanceError, match="items pulled from each write_items") as failure:
-        verdict(channels, loop_factory, OBSERVED["write-items-cancelled-waiting"][1], stream=True)
-    assert failure.value.clauses == ["WRITE-ITEMS-LAZY"]
-    assert len(failure.value.events) == 4  # the write_items, not the cancellation after it
-
-
-@pytest.mark.clause("MIRROR-SERVER-ERROR")
-def test_a_server_task_that_does_not_see_its_own_error_fails(
-    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import channels
-
-    original = channels._Handoff.server_exit
-    monkeypatch.setattr(channels._Handoff, "server_exit", lambda self, exc: original(self, exc) or True)
-    with pytest.raises(ConformanceError, match="the server's task: the model raises ValueError") as failure:
-        verdict(channels, loop_factory, OBSERVED["server-task-sees-its-own-error"][1])
-    assert failure.value.clauses == ["MIRROR-SERVER-ERROR"]
-
-
-@pytest.mark.clause("READ-ITEMS-BATCH")
-def test_an_asend_that_yields_to_the_loop_splits_the_burst(
-    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import asyncio
-
-    import channels
-
-    original = channels._Handoff.server_call
-
-    async def yields_first(self: Any, message: Any, method: str) -> Any:
-        await asyncio.sleep(0)  # the reader's task resumes with what it has
-        return await original(self, message, method)
-
-    monkeypatch.setattr(channels._Handoff, "server_call", yields_first)
-    with pytest.raises(ConformanceError) as failure:
-        verdict(channels, loop_factory, OBSERVED["burst-into-one-batch"][1], stream=True)
-    assert "READ-ITEMS-BATCH" in failure.value.clauses
-    assert "call 1 (client.read_items): the model returns [1, 2]; the implementation returns [1]" in str(
-        failure.value
-    )
 
 
 # -- scenarios that the power measure found missing ----------------------------

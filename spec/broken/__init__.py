@@ -1,4 +1,4 @@
-"""Implementations broken on purpose, one defect each: the fixtures of tests/test_suite_verdicts.py.
+"""Implementations broken on purpose, one defect each: the fixtures of tests/kit/test_suite_verdicts.py.
 
 Each module is channels.py with one behaviour changed, written as mixins
 over its ends (:func:`with_ends`), never as a copy; each names in its

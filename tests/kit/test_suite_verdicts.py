@@ -23,7 +23,7 @@ import pytest
 
 from spec.broken import VERDICTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # A step of the suite itself may take a few hundred milliseconds on a loaded machine: a bound
 # closer to that would name NO-HANG for a fixture whose defect is elsewhere.
 STEP_BOUND = 1.0

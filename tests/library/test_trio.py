@@ -29,7 +29,7 @@ from spec.trio_harness import require_trio
 # A test that takes longer than this hangs: fail it instead of the whole run.
 TEST_TIMEOUT = 10.0
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 anyio_backends = pytest.mark.parametrize("backend", ["asyncio", "trio"])
 
