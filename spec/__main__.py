@@ -14,17 +14,42 @@ that the implementer's ``addopts`` or ``filterwarnings`` cannot change the
 verdict; the Hypothesis profile is chosen by ``HYPOTHESIS_PROFILE`` (``dev``
 by default, ``ci``, ``thorough``). The exit status is pytest's. In this
 repository the same command is ``python -m spec --impl NAME``.
+
+Test ids are printed relative to the suite's own directory, whichever
+directory the command is started from: ``test_oracle.py::test_...``, never a
+path into the environment the kit is installed in, so that an id copied from
+a report works as it is with ``--deselect``, or as an argument that selects it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
+
+
+class ShortTestIds:
+    """Makes the suite's directory pytest's invocation directory, once the command line is parsed.
+
+    pytest prints each test id relative to the directory it was started from, and
+    resolves the ids given as arguments from there too: started elsewhere, every id
+    would begin with the relative path to this directory. Paths given as options
+    (``--impl``, ``--junitxml``) still resolve from the directory the command is
+    started from, which stays the process's working directory.
+    """
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.invocation_params = dataclasses.replace(config.invocation_params, dir=HERE)
+        # This directory is always an argument, so that pytest reads spec/'s conftest (its options)
+        # first; test ids given as arguments too select those tests alone.
+        if config.args[0] == str(HERE) and config.args[1:]:
+            config.args = config.args[1:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                 "--backend",
                 args.backend,
                 *pytest_args,
-            ]
+            ],
+            plugins=[ShortTestIds()],
         )
     )
 
