@@ -219,6 +219,17 @@ _CLAUSES = [
         "deliveries tells the sender which case it is in.",
     ),
     Clause(
+        "DELIVERED-COUNT",
+        "Cancellation",
+        "Each end counts what it delivered",
+        "An end's `delivered` count, where the implementation has one, is the number of its "
+        "messages (values, requests, items) that reached the peer: one for each that a call of the "
+        "peer took, whether or not the call that sent it was cancelled afterwards, and none for a "
+        "message withdrawn (CANCEL-SEND-UNTAKEN).",
+        "A sender whose call raised compares the count before and after to learn whether its value "
+        "was delivered (CANCEL-SEND-TAKEN); a count that is wrong after any step misleads it.",
+    ),
+    Clause(
         "CANCEL-RECEIVE-RACE",
         "Cancellation",
         "Delivered, then cancelled before resuming",

@@ -8,7 +8,8 @@ call that changed what the implementation shows or kept what it was given,
 an end's ``delivered`` count (where the implementation has one), the items
 that write_items pulled, how the server task ended, or an error that the
 event loop logged. The error names the clause that decides what differed
-(the step's clauses for a call; the counting clause for a count), says which
+(the step's clauses for a call; for a count, DELIVERED-COUNT, or the
+clause of the cancellation at that step), says which
 end and operation each call was, and prints the sequence of events as a
 script to paste; its report also names the earlier step whose clause the
 implementation broke first, when a replay shows one (:func:`first_broken`).
@@ -47,6 +48,9 @@ LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 T = TypeVar("T")
 
 STATS = {"runs": 0, "steps": 0}
+
+# The clauses of a cancelled call that say whether its message counts as delivered.
+CANCELLATIONS_THAT_COUNT = ("CANCEL-SEND-TAKEN", "CANCEL-SEND-UNTAKEN", "CANCEL-RECEIVE-RACE")
 
 
 class ConformanceError(AssertionError):
@@ -152,7 +156,7 @@ class Conformance:
             if count != self.model.delivered[end]:
                 problems.append(f"{end}.delivered is {count}; the model counts {self.model.delivered[end]}")
         if problems:
-            self.fail(phase, event, problems, ["CANCEL-SEND-TAKEN"])
+            self.fail(phase, event, problems, self.counting_clauses())
         pulled = self.harness.pulled()
         if pulled != self.model.pulled:
             problems.append(
@@ -173,6 +177,19 @@ class Conformance:
         self.harness.errors.clear()
         if problems or ignored:
             self.report_noise(phase, event, problems + ignored)
+
+    def counting_clauses(self) -> list[str]:
+        """The clauses that a wrong ``delivered`` count after this step breaks.
+
+        The count's own clause, DELIVERED-COUNT; or, when this step cancelled a call whose
+        message was delivered, withdrawn or held, the clause that says what the cancellation
+        does to the count (CANCEL-SEND-TAKEN's value stays counted, CANCEL-SEND-UNTAKEN's
+        never is): a count that is wrong after a plain delivery is no cancellation's fault.
+        """
+        cited = [clause for clause, _ in self.model.steps]
+        return [clause for clause in dict.fromkeys(cited) if clause in CANCELLATIONS_THAT_COUNT] or [
+            "DELIVERED-COUNT"
+        ]
 
     def report_noise(self, phase: str, event: Event, noise: list[str]) -> None:
         """Fail NO-NOISE; within a test, at its end (:func:`spec.loops.defer_noise`)."""

@@ -138,3 +138,23 @@ def test_an_asend_that_yields_to_the_loop_splits_the_burst(
     assert "call 1 (client.read_items): the model returns [1, 2]; the implementation returns [1]" in str(
         failure.value
     )
+
+
+@pytest.mark.clause("DELIVERED-COUNT")
+def test_a_count_wrong_after_a_plain_delivery_is_filed_under_the_counting_clause(
+    loop_factory: LoopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import channels
+
+    # A client end that counts its requests from the second one on: no call is ever cancelled.
+    counted = channels.ClientEnd.delivered.fget
+    monkeypatch.setattr(channels.ClientEnd, "delivered", property(lambda end: max(0, counted(end) - 1)))
+    events = [anext_, enter]
+    with pytest.raises(ConformanceError, match=r"client\.delivered is 0; the model counts 1") as failure:
+        verdict(channels, loop_factory, events)
+    assert failure.value.clauses == ["DELIVERED-COUNT"]
+    assert failure.value.events == events
+    report = str(failure.value)
+    # Not "first at" an earlier step, nor "showed later as" another clause: this step, this clause.
+    assert report.startswith("channels violates DELIVERED-COUNT\n"), report
+    assert "showed later" not in report
