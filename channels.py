@@ -188,6 +188,26 @@ class _Thrown:
         return exc
 
 
+def _clear_own_frames(exc: BaseException) -> None:
+    """Drop the locals of this module's frames in the tracebacks of ``exc`` and of its causes.
+
+    The channel keeps ``exc`` as the server's outcome, and those frames hold the channel: left
+    as they are, they would form a reference cycle with it (NO-NOISE). They are done, but for
+    the one that handles ``exc`` now, which is left as it is (the handler lets go of it).
+    """
+    seen: set[int] = set()
+    chained: BaseException | None = exc
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        tb = chained.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == __file__:
+                with suppress(RuntimeError):  # the frame still running
+                    tb.tb_frame.clear()
+            tb = tb.tb_next
+        chained = chained.__cause__ or chained.__context__
+
+
 class _Side:
     """One end's half of the handoff state."""
 
@@ -613,21 +633,23 @@ class _Handoff:
         self.client_state = "closed"
         if self.outcome is _END:
             raise StopAsyncIteration
-        raise self.outcome
+        # Raised once and not kept: its traceback holds this handoff's frames.
+        outcome, self.outcome = _Thrown(self.outcome), _END
+        raise outcome.take()
 
-    async def client_throw(self, end: ClientEnd[Any, Any], exc: BaseException) -> Any:
+    async def client_throw(self, end: ClientEnd[Any, Any], thrown: _Thrown) -> Any:
         client = self.client
         if self.client_state in ("absent", "unstarted"):
             # An async generator that never started is closed by athrow(),
             # which raises the exception at once (MIRROR-ATHROW-UNSTARTED).
             self.begin(client, "client", "athrow")
             self.close_client()
-            raise exc
+            raise thrown.take()
         if self.client_state == "closed":
             # Like athrow() on an exhausted async generator.
             self.begin(client, "client", "athrow")
             return None
-        return await self.client_call(end, _Thrown(exc), 0, "athrow")
+        return await self.client_call(end, thrown, 0, "athrow")
 
     def close_client(self) -> None:
         """End the client: the server gets GeneratorExit (or ClientClosedError)."""
@@ -643,7 +665,8 @@ class _Handoff:
 
     # -- the server's calls ---------------------------------------------
 
-    async def server_enter(self) -> None:
+    async def server_enter(self, end: Any) -> Any:
+        """Enter the server block: wait for the client's first request, then give ``end``."""
         server = self.server
         self.begin(server, "server", "__aenter__")
         try:
@@ -662,7 +685,11 @@ class _Handoff:
             self.server_state = "open"
         except _interruptions as exc:
             self.finish_server(self.cancelled(exc))
+            # The channel keeps exc as its outcome's cause, and exc's traceback this frame: the
+            # frame lets go of the channel, or they would form a cycle (as concurrent.futures does).
+            del self, server, end
             raise
+        return end
 
     def check_server_open(self, method: str) -> None:
         if self.server_state == "closed":
@@ -860,6 +887,8 @@ class _Handoff:
         self.server_state = "closed"
         self.server.inbox.clear()
         if self.outcome is None:
+            if isinstance(outcome, BaseException):
+                _clear_own_frames(outcome)
             self.outcome = outcome
         _wake(self.client)
 
@@ -905,6 +934,8 @@ class _Handoff:
         else:
             outcome = exc
         self.finish_server(outcome)
+        # Compared: kept no longer, since its traceback holds this handoff's frames (NO-NOISE).
+        self.thrown = None
         if self.server.waiter is not None:
             # A delegate still waits in another task: close the channel all
             # the same, so that nothing hangs (MISUSE-EXIT-WHILE-DELEGATED).
@@ -991,7 +1022,9 @@ class ClientEnd(AsyncGenerator[T, U]):
         return self._throw(typ, _athrow_value(val), tb)
 
     async def _throw(self, typ: Any, val: Any, tb: Any) -> Any:
-        return await self._handoff.client_throw(self, _make_exception(typ, val, tb))
+        thrown = _Thrown(_make_exception(typ, val, tb))
+        del typ, val, tb  # raised back through this frame, the exception must not be found in it
+        return await self._handoff.client_throw(self, thrown)
 
     async def aclose(self) -> None:
         """Close the client; the server's pending or next call raises GeneratorExit."""
@@ -1186,14 +1219,13 @@ class ServerBlock(Generic[S]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._handoff!r}>"
 
-    async def __aenter__(self) -> S:
+    def __aenter__(self) -> Coroutine[Any, Any, S]:
         """Wait until the client asks for its first item, and return the server end.
 
         Raises ClientClosedError if the client closed before it asked
         (MIRROR-ACLOSE-UNSTARTED).
         """
-        await self._handoff.server_enter()
-        return self._end
+        return self._handoff.server_enter(self._end)
 
     async def __aexit__(
         self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

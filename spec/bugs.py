@@ -155,8 +155,8 @@ BUGS = [
         "thrown-recorded-before-refusal",
         "MISUSE-REFUSED-CHANGES-NOTHING",
         "athrow() records its exception before it may be refused (the bug of issue 10)",
-        '        return await self.client_call(end, _Thrown(exc), 0, "athrow")\n',
-        '        self.thrown = exc\n        return await self.client_call(end, _Thrown(exc), 0, "athrow")\n',
+        '        return await self.client_call(end, thrown, 0, "athrow")\n',
+        '        self.thrown = thrown.exc\n        return await self.client_call(end, thrown, 0, "athrow")\n',
     ),
     Bug(
         "athrow-unstarted-leaves-open",
@@ -164,15 +164,15 @@ BUGS = [
         "athrow() on a client that never asked raises but does not close it",
         '            self.begin(client, "client", "athrow")\n'
         "            self.close_client()\n"
-        "            raise exc\n",
-        '            self.begin(client, "client", "athrow")\n            raise exc\n',
+        "            raise thrown.take()\n",
+        '            self.begin(client, "client", "athrow")\n            raise thrown.take()\n',
     ),
     Bug(
         "athrow-closed-raises",
         "MIRROR-CLOSED-CLIENT",
         "athrow() on a closed client raises its exception instead of returning None",
         '            self.begin(client, "client", "athrow")\n            return None\n',
-        '            self.begin(client, "client", "athrow")\n            raise exc\n',
+        '            self.begin(client, "client", "athrow")\n            raise thrown.take()\n',
     ),
     Bug(
         "aclose-exit-not-swallowed",

@@ -339,6 +339,8 @@ class Harness(Observer):
         for task in tasks:
             if not task.cancelled():
                 task.exception()  # retrieved: the outcome was recorded already
+        # The handler refers to this harness: a loop that outlives the run must let go of it.
+        asyncio.get_running_loop().set_exception_handler(None)
 
 
 def _uncancel() -> None:

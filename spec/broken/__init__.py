@@ -47,6 +47,7 @@ VERDICTS: dict[str, Verdict] = {
     "spins": Verdict(frozenset({"NO-HANG"}), "spec/test_conformance.py"),
     "blocks": Verdict(frozenset({"NO-HANG"}), "spec/test_conformance.py"),
     "raises_in_del": Verdict(frozenset({"NO-NOISE"}), "spec/test_conformance.py"),
+    "keeps_raised": Verdict(frozenset({"NO-NOISE"}), "spec/test_conformance.py"),
     "athrow_unstarted_pending": Verdict(frozenset({"MIRROR-ATHROW-UNSTARTED"}), "spec/test_oracle.py"),
     # clause families
     "mirror_asend": Verdict(frozenset({"MIRROR-ASEND"}), "spec/test_oracle.py"),

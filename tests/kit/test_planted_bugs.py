@@ -28,10 +28,10 @@ def eager_thrown(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
     original = channels._Handoff.client_throw
 
-    async def client_throw(self: Any, end: Any, exc: BaseException) -> Any:
+    async def client_throw(self: Any, end: Any, thrown: Any) -> Any:
         if self.client_state == "started":
-            self.thrown = exc
-        return await original(self, end, exc)
+            self.thrown = thrown.exc
+        return await original(self, end, thrown)
 
     monkeypatch.setattr(channels._Handoff, "client_throw", client_throw)
     return channels
