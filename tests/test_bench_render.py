@@ -34,6 +34,7 @@ def _measured_cases() -> list[Case]:
     ]
 
 
+@pytest.mark.clause("BENCH-RENDER")
 def test_render_draws_the_same_page_from_results_json(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from bench import report
@@ -57,6 +58,7 @@ def test_render_draws_the_same_page_from_results_json(tmp_path: Path) -> None:
         assert f"]({name})" in written
 
 
+@pytest.mark.clause("BENCH-RENDER")
 def test_a_case_read_back_is_the_case_written() -> None:
     from bench import report
 
