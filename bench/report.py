@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -380,25 +381,25 @@ def _read_back() -> float:
 
 # -- the figures ------------------------------------------------------------------
 
-# One image per workload, each as wide as the docs' text column (about 740 px at
+# One image per workload, narrower than the docs' text column (about 740 px at
 # 1280 px), so that it is shown at its natural size there; the type is large
-# enough to stay legible when a phone shrinks the image to about 360 px.
-FIGURE_WIDTH_INCHES = 6.4
+# enough to stay legible when a phone shrinks the image to about 370 px.
+FIGURE_WIDTH_INCHES = 6.0
 FIGURE_DPI = 100
-FONT_SIZE = 14
-ROW_INCHES = 0.5  # a bar, with its label above it
-GROUP_TITLE_INCHES = 0.45
+FONT_SIZE = 16
+LINE_INCHES = 0.36  # a contender's name, or one of its bars
+GROUP_TITLE_INCHES = 0.5
 MEMORY = "memory"
 PANEL_TITLES = {
     SIMPLEX: "Simplex: µs per item",
     DUPLEX: "Duplex ping-pong: µs per round trip",
-    STREAM: "Stream bulk: µs per item, by k in read_items(k)",
-    PAIRS: "Concurrent pairs: µs per item, by number of pairs",
-    DELEGATION: "Delegation: µs per item, by depth",
-    LIFECYCLE: "Create, connect, pass one item, close: µs per channel",
+    STREAM: "Stream bulk: µs per item",
+    PAIRS: "Concurrent pairs: µs per item",
+    DELEGATION: "Delegation: µs per item",
+    LIFECYCLE: "Create, pass one item, close: µs each",
     MEMORY: "Memory per idle channel: bytes",
 }
-GROUP_NAMES = {STREAM: "k = {}", PAIRS: "{} pairs", DELEGATION: "depth {}"}
+GROUP_NAMES = {STREAM: "read_items(k), k = {}", PAIRS: "{} pairs", DELEGATION: "depth {}"}
 # This project's rows, drawn in the loop's full colour; the others lighter.
 OWN_CONTENDERS = (c.CHANNEL, c.STREAM)
 
@@ -408,46 +409,67 @@ def figure_path(output: Path, panel: str) -> Path:
 
 
 class Bar(NamedTuple):
-    label: str
+    loop: str  # printed after the value: the bars of one contender differ by their loop
     value: float
-    color: str
-    own: bool  # one of this project's rows: drawn in full colour, the others lighter
 
 
-def panels(results: Results, idle: dict[str, float]) -> dict[str, list[tuple[str, list[Bar]]]]:
-    """Each figure's groups of bars: one group per parameter of the workload (k, pairs, depth)."""
-    found: dict[str, list[tuple[str, list[Bar]]]] = {}
+class Contender(NamedTuple):
+    name: str
+    own: bool  # this project's: drawn in full colour and named in bold, the others lighter
+    bars: list[Bar]
+
+
+Group = tuple[str, list[Contender]]  # a parameter's title ("k = 10", or none) and its contenders
+
+
+def panels(results: Results, idle: dict[str, float]) -> dict[str, list[Group]]:
+    """Each figure's groups: one per parameter of the workload (k, pairs, depth), in the run's order."""
+    found: dict[str, list[Group]] = {}
     for workload in WORKLOADS:
-        by_param: dict[int | None, list[Bar]] = {}
+        by_param: dict[int | None, dict[str, Contender]] = {}
         for case in results.cases:
             if case.workload == workload:
-                by_param.setdefault(case.param, []).append(
-                    Bar(
-                        f"{case.contender} · {case.loop}",
-                        case.minimum * 1e6,
-                        _color(case.loop),
-                        case.contender in OWN_CONTENDERS,
-                    )
+                contenders = by_param.setdefault(case.param, {})
+                entry = contenders.setdefault(
+                    case.contender, Contender(case.contender, case.contender in OWN_CONTENDERS, [])
                 )
+                entry.bars.append(Bar(case.loop, case.minimum * 1e6))
         if by_param:
             found[workload] = [
-                ("" if param is None else GROUP_NAMES[workload].format(f"{param:,}"), bars)
-                for param, bars in by_param.items()
+                (
+                    "" if param is None else GROUP_NAMES[workload].format(f"{param:,}"),
+                    list(contenders.values()),
+                )
+                for param, contenders in by_param.items()
             ]
     if idle:
         own = ("Channel", "StreamChannel")
         found[MEMORY] = [
-            ("", [Bar(kind, size, "tab:gray", kind.startswith(own)) for kind, size in idle.items()])
+            ("", [Contender(kind, kind.startswith(own), [Bar("", size)]) for kind, size in idle.items()])
         ]
     return found
+
+
+# The longest name that fits the figure's width on one line, at FONT_SIZE.
+NAME_CHARACTERS = 46
+
+
+def _name_lines(contender: Contender) -> list[str]:
+    return textwrap.wrap(contender.name, NAME_CHARACTERS)
+
+
+def _lines(contenders: list[Contender]) -> int:
+    return sum(len(_name_lines(contender)) + len(contender.bars) for contender in contenders)
 
 
 def figures(results: Results, idle: dict[str, float], output: Path) -> list[Path]:
     """Draw one image per workload, and one of the memory per idle channel; return their paths.
 
     Linear axes from 0: each parameter of a workload gets its own axis and
-    scale, so that the cheap rows are not flattened against the dear ones;
-    every bar carries its value, and its label stands above it.
+    scale, so that the cheap rows are not flattened against the dear ones.
+    Each contender's name stands on a line of its own above its bars, one
+    bar per event loop, each bar followed by its value and its loop: no
+    legend to look up, and no name that narrows the bars.
     """
     import matplotlib
 
@@ -457,18 +479,20 @@ def figures(results: Results, idle: dict[str, float], output: Path) -> list[Path
     written: list[Path] = []
     with plt.rc_context({"font.size": FONT_SIZE}):
         for panel, groups in panels(results, idle).items():
-            heights = [GROUP_TITLE_INCHES * bool(title) + ROW_INCHES * len(bars) for title, bars in groups]
+            heights = [
+                GROUP_TITLE_INCHES * bool(title) + LINE_INCHES * _lines(rows) for title, rows in groups
+            ]
             figure, axes = plt.subplots(
                 len(groups),
                 1,
-                figsize=(FIGURE_WIDTH_INCHES, 0.8 + sum(heights)),
+                figsize=(FIGURE_WIDTH_INCHES, 0.9 + sum(heights)),
                 gridspec_kw={"height_ratios": heights},
                 squeeze=False,
                 layout="constrained",
             )
             figure.suptitle(PANEL_TITLES[panel], x=0.02, ha="left", fontweight="bold")
-            for axis, (title, bars) in zip(axes[:, 0], groups, strict=True):
-                _draw(axis, title, bars, whole=panel == MEMORY)
+            for axis, (title, rows) in zip(axes[:, 0], groups, strict=True):
+                _draw(axis, title, rows, whole=panel == MEMORY)
             path = figure_path(output, panel)
             figure.savefig(path, dpi=FIGURE_DPI)
             plt.close(figure)
@@ -476,33 +500,35 @@ def figures(results: Results, idle: dict[str, float], output: Path) -> list[Path
     return written
 
 
-def _draw(axis: Any, title: str, bars: list[Bar], whole: bool) -> None:
+def _draw(axis: Any, title: str, contenders: list[Contender], whole: bool) -> None:
     """Horizontal bars on a linear axis from 0; ``whole``: values are counts (bytes), not µs."""
     from matplotlib.colors import to_rgba
 
-    positions = range(len(bars))
-    axis.barh(
-        positions,
-        [bar.value for bar in bars],
-        height=0.42,
-        color=[to_rgba(bar.color, 1.0 if bar.own else 0.55) for bar in bars],
-    )
-    top = max(bar.value for bar in bars)
-    for position, bar in zip(positions, bars, strict=True):
-        # The label above its bar, so that a long name never narrows the bars.
-        weight = "bold" if bar.own else "normal"
-        axis.text(0, position - 0.3, bar.label, va="bottom", ha="left", fontweight=weight)
-        shown = f"{bar.value:,.0f}" if whole else f"{bar.value:#.3g}" if bar.value < 1 else f"{bar.value:.2f}"
-        axis.text(bar.value + top * 0.01, position, shown, va="center", ha="left")
-    axis.set_ylim(len(bars) - 0.5, -0.95)
-    axis.set_xlim(0, top * 1.18)  # room for the value after the longest bar
+    top = max(bar.value for contender in contenders for bar in contender.bars)
+    line = 0
+    for contender in contenders:
+        weight = "bold" if contender.own else "normal"
+        for name_line in _name_lines(contender):
+            axis.text(0, line, name_line, va="center", ha="left", fontweight=weight)
+            line += 1
+        for bar in contender.bars:
+            axis.barh(
+                line, bar.value, height=0.7, color=to_rgba(_color(bar.loop), 1.0 if contender.own else 0.55)
+            )
+            shown = (
+                f"{bar.value:,.0f}" if whole else f"{bar.value:#.3g}" if bar.value < 1 else f"{bar.value:.2f}"
+            )
+            axis.text(bar.value + top * 0.015, line, f"{shown} {bar.loop}".rstrip(), va="center", ha="left")
+            line += 1
+    axis.set_ylim(line - 0.5, -0.6)
+    axis.set_xlim(0, top * 1.45)  # room for the value and the loop after the longest bar
     axis.set_yticks([])
     for side in ("top", "right", "left"):
         axis.spines[side].set_visible(False)
     axis.tick_params(axis="x", labelsize=FONT_SIZE - 3)
     axis.grid(axis="x", alpha=0.3)
     if title:
-        axis.set_title(title, loc="left", fontsize=FONT_SIZE)
+        axis.set_title(title, loc="left", fontsize=FONT_SIZE, fontweight="bold")
 
 
 def _color(loop: str) -> str:
