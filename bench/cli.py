@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -54,7 +53,7 @@ def _shown(path: Path) -> str:
 def run(
     sizes: Sizes, rounds: int, only: str | None, output: Path
 ) -> tuple[report.Results, dict[str, float], list[str], list[str]]:
-    """Run the rounds and write ``results.md``, the raw ``results.json`` (and ``results.png``, with
+    """Run the rounds and write the raw ``results.json``, ``results.md`` (and the figures, with
     matplotlib) into ``output``."""
     notes: list[str] = []
     modules = runner.optional_modules(notes)
@@ -84,19 +83,10 @@ def run(
         "reference's minimum on the same loop (trio's rows: by the reference on each loop, and by "
         "Channel on trio); "
         "below 1 is faster than the reference. Each round's time per item, for every case, and the "
-        "memory per idle channel are in `results.json` next to this file, from which the table and "
-        "the plot can be rechecked.",
+        "memory per idle channel are in `results.json` next to this file, from which "
+        "`python -m bench --render` draws this page and its figures again.",
     ]
-    output.mkdir(parents=True, exist_ok=True)
-    per_round = {case.label: case.per_item for case in results.cases}
-    (output / "results.json").write_text(
-        json.dumps({"idle_bytes": idle, "per_item_seconds_per_round": per_round}, indent=1) + "\n"
-    )
-    (output / "results.md").write_text(report.markdown(results, idle, loops, notes, preamble))
-    try:
-        report.plot(results, idle, loops, output / "results.png")
-    except ImportError:
-        notes.append("matplotlib is not installed: no plot was drawn.")
+    report.write(output, results, idle, loops, notes, preamble)
     return results, idle, loops, notes
 
 
@@ -144,10 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output",
         type=Path,
-        help="where to write results.md and results.png (default bench/results; "
+        help="where to write results.json, results.md and the figures (default bench/results; "
         "with --only, nowhere unless given: a partial run must not replace the full results)",
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: draw results.md and the figures again from the results.json of --output "
+        "(default bench/results)",
+    )
     options = parser.parse_args(argv)
+    if options.render:
+        report.render(options.output or RESULTS)
+        return 0
     if options.smoke:
         smoke()
         print("smoke: every workload ran and every consumer received every item")

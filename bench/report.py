@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import statistics
-from collections.abc import Callable, Iterable
+import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench import contenders as c
 from bench import memory
@@ -307,83 +309,226 @@ def markdown(
             if workload in WORKLOAD_NOTES:
                 lines += [WORKLOAD_NOTES[workload], ""]
             lines += workload_table(results, workload, loops)
+            lines += ["", _image(workload)]
     lines += ["", "## Memory per idle channel (tracemalloc, bytes)", ""]
     lines += _table(["kind", "bytes"], ([kind, f"{size:.0f}"] for kind, size in idle.items()))
+    if idle:
+        lines += ["", _image(MEMORY)]
     if notes:
         lines += ["", "## Notes", ""]
         lines += [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
-# -- the plot ---------------------------------------------------------------------
+def _image(panel: str) -> str:
+    return f"![{PANEL_TITLES[panel]}]({figure_path(Path(), panel).name})"
 
 
-def plot(results: Results, idle: dict[str, float], loops: list[str], path: Path) -> None:
+# -- results.json: the raw timings, from which everything else is drawn again -----
+
+
+def write(
+    output: Path,
+    results: Results,
+    idle: dict[str, float],
+    loops: list[str],
+    notes: list[str],
+    preamble: list[str],
+) -> None:
+    """Write ``results.json``, ``results.md`` and the figures (when matplotlib is installed)."""
+    output.mkdir(parents=True, exist_ok=True)
+    raw = {
+        "preamble": preamble,
+        "notes": notes,
+        "loops": loops,
+        "idle_bytes": idle,
+        "per_item_seconds_per_round": {case.label: case.per_item for case in results.cases},
+    }
+    (output / "results.json").write_text(json.dumps(raw, indent=1) + "\n")
+    render(output)
+
+
+def render(output: Path) -> None:
+    """Draw ``results.md`` and the figures again from ``results.json``, without measuring anything."""
+    raw = json.loads((output / "results.json").read_text())
+    cases = [_case(label, per_item) for label, per_item in raw["per_item_seconds_per_round"].items()]
+    results, idle, notes = Results(cases), raw["idle_bytes"], list(raw["notes"])
+    try:
+        figures(results, idle, output)
+    except ImportError:
+        notes.append("matplotlib is not installed: no figure was drawn.")
+    (output / "results.md").write_text(markdown(results, idle, raw["loops"], notes, raw["preamble"]))
+
+
+def _case(label: str, per_item: list[float]) -> Case:
+    """The case that ``Case.label`` named, with its timings and nothing to run."""
+    workload_and_param, *contender, loop = label.split(" · ")
+    workload, _, param = workload_and_param.partition(" [")
+    return Case(
+        workload,
+        " · ".join(contender),
+        int(param.rstrip("]")) if param else None,
+        loop,
+        items=0,
+        measure=_read_back,
+        per_item=per_item,
+    )
+
+
+def _read_back() -> float:
+    raise RuntimeError("a case read back from results.json is not measured again")
+
+
+# -- the figures ------------------------------------------------------------------
+
+# One image per workload, narrower than the docs' text column (about 740 px at
+# 1280 px), so that it is shown at its natural size there; the type is large
+# enough to stay legible when a phone shrinks the image to about 370 px.
+FIGURE_WIDTH_INCHES = 6.0
+FIGURE_DPI = 100
+FONT_SIZE = 16
+LINE_INCHES = 0.36  # a contender's name, or one of its bars
+GROUP_TITLE_INCHES = 0.5
+MEMORY = "memory"
+PANEL_TITLES = {
+    SIMPLEX: "Simplex: µs per item",
+    DUPLEX: "Duplex ping-pong: µs per round trip",
+    STREAM: "Stream bulk: µs per item",
+    PAIRS: "Concurrent pairs: µs per item",
+    DELEGATION: "Delegation: µs per item",
+    LIFECYCLE: "Create, pass one item, close: µs each",
+    MEMORY: "Memory per idle channel: bytes",
+}
+GROUP_NAMES = {STREAM: "read_items(k), k = {}", PAIRS: "{} pairs", DELEGATION: "depth {}"}
+# This project's rows, drawn in the loop's full colour; the others lighter.
+OWN_CONTENDERS = (c.CHANNEL, c.STREAM)
+
+
+def figure_path(output: Path, panel: str) -> Path:
+    return output / f"results-{panel}.png"
+
+
+class Bar(NamedTuple):
+    loop: str  # printed after the value: the bars of one contender differ by their loop
+    value: float
+
+
+class Contender(NamedTuple):
+    name: str
+    own: bool  # this project's: drawn in full colour and named in bold, the others lighter
+    bars: list[Bar]
+
+
+Group = tuple[str, list[Contender]]  # a parameter's title ("k = 10", or none) and its contenders
+
+
+def panels(results: Results, idle: dict[str, float]) -> dict[str, list[Group]]:
+    """Each figure's groups: one per parameter of the workload (k, pairs, depth), in the run's order."""
+    found: dict[str, list[Group]] = {}
+    for workload in WORKLOADS:
+        by_param: dict[int | None, dict[str, Contender]] = {}
+        for case in results.cases:
+            if case.workload == workload:
+                contenders = by_param.setdefault(case.param, {})
+                entry = contenders.setdefault(
+                    case.contender, Contender(case.contender, case.contender in OWN_CONTENDERS, [])
+                )
+                entry.bars.append(Bar(case.loop, case.minimum * 1e6))
+        if by_param:
+            found[workload] = [
+                (
+                    "" if param is None else GROUP_NAMES[workload].format(f"{param:,}"),
+                    list(contenders.values()),
+                )
+                for param, contenders in by_param.items()
+            ]
+    if idle:
+        own = ("Channel", "StreamChannel")
+        found[MEMORY] = [
+            ("", [Contender(kind, kind.startswith(own), [Bar("", size)]) for kind, size in idle.items()])
+        ]
+    return found
+
+
+# The longest name that fits the figure's width on one line, at FONT_SIZE.
+NAME_CHARACTERS = 46
+
+
+def _name_lines(contender: Contender) -> list[str]:
+    return textwrap.wrap(contender.name, NAME_CHARACTERS)
+
+
+def _lines(contenders: list[Contender]) -> int:
+    return sum(len(_name_lines(contender)) + len(contender.bars) for contender in contenders)
+
+
+def figures(results: Results, idle: dict[str, float], output: Path) -> list[Path]:
+    """Draw one image per workload, and one of the memory per idle channel; return their paths.
+
+    Linear axes from 0: each parameter of a workload gets its own axis and
+    scale, so that the cheap rows are not flattened against the dear ones.
+    Each contender's name stands on a line of its own above its bars, one
+    bar per event loop, each bar followed by its value and its loop: no
+    legend to look up, and no name that narrows the bars.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # One panel per row, each as wide as the page it is shown on: at the docs' width
-    # (about 740 px) the labels keep a legible size.
-    figure, column = plt.subplots(6, 1, figsize=(9, 30), constrained_layout=True)
-    axes = [column[:3], column[3:]]
+    written: list[Path] = []
+    with plt.rc_context({"font.size": FONT_SIZE}):
+        for panel, groups in panels(results, idle).items():
+            heights = [
+                GROUP_TITLE_INCHES * bool(title) + LINE_INCHES * _lines(rows) for title, rows in groups
+            ]
+            figure, axes = plt.subplots(
+                len(groups),
+                1,
+                figsize=(FIGURE_WIDTH_INCHES, 0.9 + sum(heights)),
+                gridspec_kw={"height_ratios": heights},
+                squeeze=False,
+                layout="constrained",
+            )
+            figure.suptitle(PANEL_TITLES[panel], x=0.02, ha="left", fontweight="bold")
+            for axis, (title, rows) in zip(axes[:, 0], groups, strict=True):
+                _draw(axis, title, rows, whole=panel == MEMORY)
+            path = figure_path(output, panel)
+            figure.savefig(path, dpi=FIGURE_DPI)
+            plt.close(figure)
+            written.append(path)
+    return written
 
-    def bars(axis: Any, workload: str, title: str) -> None:
-        cases = [case for case in results.cases if case.workload == workload]
-        if not cases:
-            axis.set_visible(False)
-            return
-        labels = [f"{case.contender} · {case.loop}" for case in cases]
-        axis.barh(labels, [case.minimum * 1e6 for case in cases], color=[_color(case.loop) for case in cases])
-        axis.invert_yaxis()
-        axis.set_xscale("log")
-        axis.set_title(title)
-        axis.set_xlabel("µs, minimum over rounds (log scale)")
-        axis.tick_params(axis="y", labelsize=9)
 
-    def lines(
-        axis: Any, workload: str, title: str, xlabel: str, keep: Callable[[Case], bool] = lambda _: True
-    ) -> None:
-        series: dict[tuple[str, str], list[Case]] = {}
-        for case in results.cases:
-            if case.workload == workload and keep(case):
-                series.setdefault((case.contender, case.loop), []).append(case)
-        if not series:
-            axis.set_visible(False)
-            return
-        for (contender, loop), cases in series.items():
-            if len(cases) == 1:
-                axis.axhline(
-                    cases[0].minimum * 1e6, linestyle=":", color=_color(loop), label=f"{contender} · {loop}"
-                )
-            else:
-                axis.plot(
-                    [case.param for case in cases],
-                    [case.minimum * 1e6 for case in cases],
-                    marker="o",
-                    linestyle="--" if contender != c.CHANNEL and contender != c.STREAM else "-",
-                    label=f"{contender} · {loop}",
-                )
-        axis.set_xscale("log")
-        axis.set_yscale("log")
-        axis.set_title(title)
-        axis.set_xlabel(xlabel)
-        axis.set_ylabel("µs per item, minimum")
-        axis.legend(fontsize=8)
+def _draw(axis: Any, title: str, contenders: list[Contender], whole: bool) -> None:
+    """Horizontal bars on a linear axis from 0; ``whole``: values are counts (bytes), not µs."""
+    from matplotlib.colors import to_rgba
 
-    bars(axes[0][0], SIMPLEX, "simplex (µs per item)")
-    bars(axes[0][1], DUPLEX, "duplex ping-pong (µs per round trip)")
-    lines(axes[0][2], STREAM, "stream bulk", "k in read_items(k)")
-    lines(axes[1][0], PAIRS, "concurrent pairs", "pairs")
-    lines(axes[1][1], DELEGATION, "delegation", "depth")
-    memory_axis = axes[1][2]
-    memory_axis.barh(list(idle), list(idle.values()), color="tab:gray")
-    memory_axis.invert_yaxis()
-    memory_axis.set_title("memory per idle channel (bytes)")
-    memory_axis.tick_params(axis="y", labelsize=9)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    top = max(bar.value for contender in contenders for bar in contender.bars)
+    line = 0
+    for contender in contenders:
+        weight = "bold" if contender.own else "normal"
+        for name_line in _name_lines(contender):
+            axis.text(0, line, name_line, va="center", ha="left", fontweight=weight)
+            line += 1
+        for bar in contender.bars:
+            axis.barh(
+                line, bar.value, height=0.7, color=to_rgba(_color(bar.loop), 1.0 if contender.own else 0.55)
+            )
+            shown = (
+                f"{bar.value:,.0f}" if whole else f"{bar.value:#.3g}" if bar.value < 1 else f"{bar.value:.2f}"
+            )
+            axis.text(bar.value + top * 0.015, line, f"{shown} {bar.loop}".rstrip(), va="center", ha="left")
+            line += 1
+    axis.set_ylim(line - 0.5, -0.6)
+    axis.set_xlim(0, top * 1.45)  # room for the value and the loop after the longest bar
+    axis.set_yticks([])
+    for side in ("top", "right", "left"):
+        axis.spines[side].set_visible(False)
+    axis.tick_params(axis="x", labelsize=FONT_SIZE - 3)
+    axis.grid(axis="x", alpha=0.3)
+    if title:
+        axis.set_title(title, loc="left", fontsize=FONT_SIZE, fontweight="bold")
 
 
 def _color(loop: str) -> str:

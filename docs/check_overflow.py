@@ -1,4 +1,4 @@
-"""Fail when a built page of the docs overflows horizontally at 1280 or 400 px.
+"""Fail when a built page of the docs overflows horizontally at 1280 or 400 px, or shrinks a figure.
 
 Usage: ``python docs/check_overflow.py docs/_build/html`` (``tox -e docs-browser``
 builds the pages first). Every ``*.html`` page of the build is loaded in
@@ -8,8 +8,9 @@ A page fails when the document is wider than the frame
 edge passes the frame's edge outside a scroll container: content that a reader
 would have to scroll the whole page sideways to see, or could not see at all.
 A wide table or diagram that scrolls inside its own box passes; at 1280 px, a
-code block whose lines do not fit it fails (a generated report that scrolls
-inside its ``long-report`` box excepted).
+code block whose lines do not fit it fails (the generated reports included:
+their lines wrap), and so does an image shown below
+60 % of its natural width (its text shrinks with it).
 
 Chromium is found as ``$CHROMIUM`` or ``chromium`` on ``PATH`` (Debian:
 ``apt-get install chromium``). The check runs one browser for every page: a
@@ -31,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 WIDTHS = (1280, 400)
+MIN_IMAGE_SCALE = 0.6  # at 1280 px, an image shown narrower than this share of its natural width fails
 
 # Runs in the wrapper page; JOBS is a list of [url, width].
 MEASURE = r"""
@@ -72,8 +74,20 @@ function measure(frame, url, width) {
   // On a desktop, code must fit its block: a snippet is read, not scrolled.
   if (width >= DESKTOP) {
     for (const pre of doc.body.querySelectorAll("pre")) {
-      if (pre.scrollWidth > pre.clientWidth + 1 && !pre.closest(".long-report")) {
+      if (pre.scrollWidth > pre.clientWidth + 1) {
         problems.push(describe(pre) + " needs " + pre.scrollWidth + " px, has " + pre.clientWidth);
+      }
+    }
+  }
+  // On a desktop, a figure is read at the size it was drawn for: an image
+  // shrunk below MIN_IMAGE_SCALE of its natural width has text too small to read.
+  if (width >= DESKTOP) {
+    for (const img of doc.body.querySelectorAll("img")) {
+      const shown = img.getBoundingClientRect().width;
+      if (img.naturalWidth && shown && shown < MIN_IMAGE_SCALE * img.naturalWidth) {
+        problems.push(describe(img) + " " + (img.getAttribute("src") || "") + " is shown " +
+          Math.round(shown) + " px wide, " + Math.round(100 * shown / img.naturalWidth) +
+          " % of its natural " + img.naturalWidth + " px");
       }
     }
   }
@@ -130,7 +144,8 @@ def measure(root: Path) -> list[dict[str, object]]:
         wrapper = Path(tmp) / "wrapper.html"
         wrapper.write_text(
             '<!doctype html><html><body><pre id="results"></pre><script>'
-            f"const JOBS = {json.dumps(jobs)}, DESKTOP = {max(WIDTHS)};\n{MEASURE}</script></body></html>",
+            f"const JOBS = {json.dumps(jobs)}, DESKTOP = {max(WIDTHS)}, "
+            f"MIN_IMAGE_SCALE = {MIN_IMAGE_SCALE};\n{MEASURE}</script></body></html>",
             encoding="utf-8",
         )
         done = subprocess.run(
@@ -164,7 +179,7 @@ def main() -> None:
         for problem in result["problems"]:  # type: ignore[attr-defined]
             print(f"    {problem}")
     pages_loaded = len(results) // len(WIDTHS)
-    print(f"check_overflow: {len(results)} page loads ({pages_loaded} pages), {len(failed)} overflow")
+    print(f"check_overflow: {len(results)} page loads ({pages_loaded} pages), {len(failed)} with a problem")
     sys.exit(1 if failed else 0)
 
 

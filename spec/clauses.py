@@ -545,6 +545,27 @@ _CLAUSES = [
         "nobody can check.",
         PROJECT,
     ),
+    Clause(
+        "BENCH-RENDER",
+        "Examples",
+        "The benchmark page is drawn from its raw timings",
+        "`python -m bench --render` draws results.md and one figure per workload again from "
+        "results.json alone, the same page that the run wrote; every figure is named in the page "
+        "next to its table.",
+        "A figure that only the run that measured it can draw cannot be checked or redrawn "
+        "more legibly without measuring again.",
+        PROJECT,
+    ),
+    Clause(
+        "DOCS-SNIPPETS-TYPED",
+        "Examples",
+        "The docs' snippets type-check",
+        "Every Python snippet of the documentation and of README.md passes `mypy --strict`, "
+        "each as one module.",
+        "Readers paste the snippets into typed code; a snippet that type-checks only loosely "
+        "teaches an annotation that their checker refuses.",
+        PROJECT,
+    ),
 ]
 
 CLAUSES: dict[str, Clause] = {clause.id: clause for clause in _CLAUSES}

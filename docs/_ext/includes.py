@@ -5,13 +5,8 @@
     exists is shown; when it is the fallback, a note says so.
 
 ``.. optional-markdown:: ../bench/results/results.md``
-    renders a small subset of Markdown (headings, paragraphs, pipe tables,
-    bullet lists, fenced code, images, inline code, emphasis, links), so
-    that the docs need no Markdown parser; while the file does not exist,
-    a note tells how to produce it.
-
-``.. optional-figure:: ../bench/results/results.png``
-    an image with a caption (the content), or the same kind of note.
+    the file parsed by myst-parser (its images included); while it does
+    not exist, a note tells how to produce it (``:missing:``).
 
 Paths are relative to the page, as with ``literalinclude``. A missing file
 is no warning: the page is simply re-read on every build until it exists.
@@ -19,7 +14,6 @@ is no warning: the page is simply re-read on every build until it exists.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -105,148 +99,31 @@ class OptionalLiteralInclude(_Optional):
         return out
 
 
-class OptionalFigure(_Optional):
-    has_content = True
-    option_spec: ClassVar[dict[str, Any]] = {
-        **_Optional.option_spec,
-        "clause-headings": directives.unchanged,
-        "class": directives.class_option,
-        "alt": directives.unchanged,
-        "width": directives.unchanged,
-    }
-
-    def run(self) -> list[nodes.Node]:
-        rel, path = self.resolve(self.arguments[0])
-        if not path.is_file():
-            return self.missing(rel, "{path} does not exist yet.")
-        figure = nodes.figure()
-        # Sphinx's image collector resolves the uri, as for ``.. figure::``.
-        image = nodes.image(uri=self.arguments[0], alt=self.options.get("alt", ""))
-        if "width" in self.options:
-            image["width"] = self.options["width"]
-        figure += image
-        if self.content:
-            caption = nodes.caption()
-            parsed, messages = self.state.inline_text(" ".join(self.content), self.lineno)
-            caption.extend(parsed)
-            figure += caption
-            figure += messages
-        return [figure]
-
-
-# -- a small Markdown subset, converted to reStructuredText -------------------
-
-_CODE = re.compile(r"`([^`]+)`")
-_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
-_IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)\s]+)\)\s*$")
-
-
-def _inline(text: str) -> str:
-    parts = re.split(r"(`[^`]+`)", text)
-    out = []
-    for part in parts:
-        if part.startswith("`") and part.endswith("`") and len(part) > 1:
-            out.append(f"``{part[1:-1]}``")
-        else:
-            part = _LINK.sub(lambda m: f"`{m.group(1)} <{m.group(2)}>`__", part)
-            part = part.replace("|", "\\|")
-            out.append(part)
-    return "".join(out)
-
-
-def _cells(line: str) -> list[str]:
-    line = line.strip()
-    if line.startswith("|"):
-        line = line[1:]
-    if line.endswith("|"):
-        line = line[:-1]
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line)]
-
-
-def markdown_to_rst(text: str, image_base: str) -> list[str]:
-    lines = text.splitlines()
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if not stripped:
-            i += 1
-            continue
-        if stripped.startswith("```"):
-            language = stripped[3:].strip() or "text"
-            i += 1
-            body = []
-            while i < len(lines) and not lines[i].strip().startswith("```"):
-                body.append(lines[i])
-                i += 1
-            i += 1
-            out += [f".. code-block:: {language}", ""] + ["   " + b for b in body] + [""]
-            continue
-        heading = re.match(r"^(#{1,6})\s+(.*?)\s*#*$", stripped)
-        if heading:
-            out += [f".. rubric:: {_inline(heading.group(2))}", ""]
-            i += 1
-            continue
-        image = _IMAGE.match(stripped)
-        if image:
-            uri = image.group(2)
-            if "://" not in uri:
-                uri = f"{image_base}/{uri}"
-            out += [f".. image:: {uri}", f"   :alt: {image.group(1)}", ""]
-            i += 1
-            continue
-        if stripped.startswith("|") and i + 1 < len(lines) and re.match(r"^\s*\|?\s*:?-{3,}", lines[i + 1]):
-            header = _cells(stripped)
-            rows = []
-            i += 2
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                rows.append(_cells(lines[i]))
-                i += 1
-            out += [".. list-table::", "   :header-rows: 1", "   :class: bench-results", ""]
-            for row in [header, *rows]:
-                row = (row + [""] * len(header))[: len(header)]
-                for k, cell in enumerate(row):
-                    out.append(f"   {'*' if k == 0 else ' '} - {_inline(cell) or '..'}")
-            out.append("")
-            continue
-        if re.match(r"^[-*+]\s+", stripped):
-            while i < len(lines) and lines[i].strip():
-                item = lines[i].strip()
-                if re.match(r"^[-*+]\s+", item):
-                    out.append("* " + _inline(re.sub(r"^[-*+]\s+", "", item)))
-                else:
-                    out.append("  " + _inline(item))
-                i += 1
-            out.append("")
-            continue
-        paragraph = []
-        while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith(("#", "|", "```")):
-            paragraph.append(_inline(lines[i].strip()))
-            i += 1
-        if not paragraph:  # a stray table row or similar: keep it as text
-            paragraph.append(_inline(stripped))
-            i += 1
-        out += [" ".join(paragraph), ""]
-    return out
-
-
 class OptionalMarkdown(_Optional):
+    """A Markdown file parsed by myst-parser, as ``.. include:: :parser: myst_parser.sphinx_`` does.
+
+    Its headings become sections below the one the directive stands in, and
+    its images' paths, which are relative to the Markdown file, are made
+    relative to the source directory, where Sphinx looks for them.
+    """
+
     def run(self) -> list[nodes.Node]:
         rel, path = self.resolve(self.arguments[0])
         if not path.is_file():
             return self.missing(rel, "{path} does not exist yet.")
-        image_base = str(Path(rel).parent.as_posix())
-        if not image_base.startswith("/"):
-            image_base = "/" + image_base  # relative to the source directory
-        rst = markdown_to_rst(path.read_text(encoding="utf-8"), image_base)
-        container = nodes.container(classes=["included-markdown"])
-        nested_parse_with_titles(self.state, StringList(rst, source=str(path)), container)
-        return [container]
+        include = [f".. include:: {self.arguments[0]}", "   :parser: myst_parser.sphinx_"]
+        parsed = nodes.Element()
+        nested_parse_with_titles(self.state, StringList(include, source=self.get_source_info()[0]), parsed)
+        folder = Path(rel).parent.as_posix()  # rel is relative to the source directory
+        for image in parsed.findall(nodes.image):
+            if "://" not in image["uri"] and not image["uri"].startswith("/"):
+                image["uri"] = f"/{folder}/{image['uri']}"
+        for table in parsed.findall(nodes.table):
+            table["classes"].append("included-markdown")
+        return list(parsed.children)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("optional-literalinclude", OptionalLiteralInclude)
     app.add_directive("optional-markdown", OptionalMarkdown)
-    app.add_directive("optional-figure", OptionalFigure)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
