@@ -534,6 +534,19 @@ _CLAUSES = [
         "nobody can check.",
         PROJECT,
     ),
+    Clause(
+        "PROTOCOL-DATA",
+        "The published protocol",
+        "The protocol is published as data that rebuilds the machine",
+        "docs/protocol.json is what `python -m spec.publish` writes from spec/model.py now, and follows "
+        "docs/protocol.schema.json. A machine rebuilt from the file alone (its phases, guards, targets "
+        "and results, walked over its configurations) equals the model over the whole reachable "
+        "relation of both kinds of channel; the guards of one state and one event are disjoint over "
+        "every value of the variables and cover every reachable configuration.",
+        "An implementer tests against the page's own data without this repository; a table that only "
+        "told rows apart, or drifted from the model, would send them to build the wrong machine.",
+        PROJECT,
+    ),
 ]
 
 CLAUSES: dict[str, Clause] = {clause.id: clause for clause in _CLAUSES}
