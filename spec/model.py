@@ -968,7 +968,9 @@ EVENTS: dict[str, str] = {
     "cancel client": "The client's pending call is cancelled (its task gets CancelledError before "
     "anything was delivered into the call).",
     "cancel server": "The server's pending call is cancelled; the server task catches the "
-    "CancelledError and goes on with its block.",
+    "CancelledError and goes on with its block. If the call was the `async with` still waiting for "
+    "the first request, there is no block to go on with: the channel ends as if the server task had "
+    "been cancelled (CANCEL-SERVER-TASK).",
     "server task cancelled": "The server task is cancelled and the CancelledError leaves the block.",
     "server block ends": "The server task leaves its block normally (the generator body returns).",
     "server block raises": "An exception other than CancelledError and GeneratorExit leaves the server "
@@ -989,10 +991,13 @@ EVENTS: dict[str, str] = {
     "write_items delivered, then client cancelled": "The same race with write_items: the items already "
     "delivered into the client's pending call stay delivered.",
     "anext delivered, then server cancelled": "A race: the client's anext delivers its request into the "
-    "server's pending call, and the server's task is cancelled before it resumes.",
+    "server's pending call, and the server's task is cancelled before it resumes. When that call is "
+    "the `async with` waiting for the first request, the block never starts: entering raises "
+    "CancelledError and the client's anext raises ServerCancelledError.",
     "abandon client": "The client end is dropped without being closed, and garbage-collected.",
-    "second client": "The program asks the channel for a second client end.",
-    "second server": "The program enters a second server block on the channel.",
+    "second client": "The program calls channel.client() a second time.",
+    "second server": "The program calls channel.server() a second time (it raises at the call, "
+    "before any block is entered).",
 }
 
 
@@ -1041,8 +1046,8 @@ VARIABLES: dict[str, str] = {
     "the client's own exception). It is what the client's pending or next call learns; once the client "
     "has learnt it, it reads returned, as every later call raises StopAsyncIteration.",
     "caught": "What the server block may re-raise: thrown (its last call raised the exception the client "
-    "threw) or GeneratorExit. It survives server.aclose(): a block that re-raises after it still hands "
-    "the client's exception back.",
+    "threw) or GeneratorExit. It survives server.aclose(): a block that re-raises the client's "
+    "exception after it still ends quietly (its task does not raise it).",
     "client_owed": "The client sent a request that no item answered yet: its next call only receives.",
     "server_owed": "The server sent an item that no request answered yet: its next call only receives.",
     "client_call": "The client's pending call: none, offer (its request waits for a server call to take "
@@ -1052,8 +1057,8 @@ VARIABLES: dict[str, str] = {
     "server_call": "The server's pending call: none, enter (the `async with` waits for the first "
     "request), offer (its item waits for a client call to take it), reply (it waits for the client's "
     "next request), or taker (a write_items waits for a reader before it pulls an item).",
-    "client_held": "Items delivered into a client call that was cancelled before it resumed: none, one, "
-    "several, throw (one exception thrown by server.athrow), or several then a throw.",
+    "client_held": "Items delivered into a client call that was cancelled before it resumed: none, one "
+    "or several.",
     "server_held": "A request delivered into a server call that was cancelled before it resumed: none or "
     "one.",
     "request": "The client's offered message: none, value (anext, asend) or throw (athrow).",
@@ -1081,7 +1086,7 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "client_call": ("none", "offer", "receive"),
     "batch": ("false", "true"),
     "server_call": ("none", "enter", "offer", "reply", "taker"),
-    "client_held": ("none", "one", "several", "throw", "several then a throw"),
+    "client_held": ("none", "one", "several"),
     "server_held": ("none", "one"),
     "request": ("none", "value", "throw"),
     "item": ("none", "value", "throw"),
@@ -1111,7 +1116,7 @@ PHASES: list[tuple[str, Guard]] = [
     (CLIENT_UNSTARTED, ((("client", ("unstarted",)),),)),
     (REQUEST_HELD, ((("server_held", ("one",)),),)),
     (REQUEST_OFFERED, ((("request", ("value", "throw")),),)),
-    (ITEM_HELD, ((("client_held", ("one", "several", "throw", "several then a throw")),),)),
+    (ITEM_HELD, ((("client_held", ("one", "several")),),)),
     (ITEM_OFFERED, ((("item", ("value", "throw")),),)),
     (CLIENT_TURN, ((("server_owed", ("true",)),),)),
     (SERVER_TURN, TRUE),
@@ -1151,11 +1156,8 @@ def _abstract(text: str) -> str:
 
 
 def _held(messages: list[Any]) -> str:
-    if not messages:
-        return "none"
-    if _is_throw(messages[-1]):
-        return "throw" if len(messages) == 1 else "several then a throw"
-    return "one" if len(messages) == 1 else "several"
+    # No event of the exploration leaves a throw held (a race delivers items only).
+    return "none" if not messages else "one" if len(messages) == 1 else "several"
 
 
 def room_of(model: ChannelModel) -> int:
@@ -1438,7 +1440,7 @@ def explore() -> list[Row]:
                     event,
                     target,
                     clause,
-                    "" if note in gets else note,
+                    _adds(note, gets),
                     guard=show(guards[key]),
                     gets=gets,
                     cites=tuple(dict.fromkeys(cited for _, _, cites in occurrences for cited in cites)),
@@ -1449,6 +1451,12 @@ def explore() -> list[Row]:
             )
         )
     return out
+
+
+def _adds(note: str, gets: str) -> str:
+    """``note`` if it says more than ``gets``, else "" (a note that only names the call is dropped)."""
+    said = re.sub(r"^(the (client|server)'s (pending or next )?call|a second (client|server)) ", "", note)
+    return "" if said in gets else note
 
 
 ROWS: list[Row] = explore()

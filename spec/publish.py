@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import model
-from .clauses import CLAUSES
+from .clauses import CLAUSES, OUTCOMES
 
 # What the file is, for a reader who finds it alone.
 ABOUT = (
@@ -125,7 +125,12 @@ def document() -> dict[str, Any]:
             for number, row in numbered(model.ROWS)
         ],
         "clauses": [
-            {"id": clause.id, "title": clause.title, "statement": clause.statement}
+            {
+                "id": clause.id,
+                "title": clause.title,
+                "statement": clause.statement,
+                "outcomes": list(OUTCOMES.get(clause.id, ())),
+            }
             for clause in CLAUSES.values()
             if clause.id in cited
         ],

@@ -9,6 +9,7 @@ imported only as the reference that the rebuilt machine is compared with.
 from __future__ import annotations
 
 import json
+import re
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,45 @@ def test_every_variable_has_its_start_value_in_its_domain() -> None:
             assert variable["start"] is None
         else:
             assert variable["start"] in variable["domain"], variable["name"]
+
+
+def test_every_value_of_a_domain_is_taken_by_some_configuration() -> None:
+    data = published()
+    walk = data["machines"]["StreamChannel"]
+    taken: dict[str, set[str]] = {name: set() for name in walk["variables"]}
+    for configuration in walk["configurations"]:
+        for name, value in zip(walk["variables"], configuration["values"], strict=True):
+            taken[name].add(value)
+    for variable in data["variables"]:
+        if not variable["event_variable"]:
+            assert taken[variable["name"]] == set(variable["domain"]), variable["name"]
+
+
+def test_every_outcome_of_a_row_is_stated_by_a_clause_it_cites() -> None:
+    data = published()
+    outcomes = {clause["id"]: set(clause["outcomes"]) for clause in data["clauses"]}
+    carried: dict[str, set[str]] = {clause: set() for clause in outcomes}
+    for row in data["transitions"]:
+        for result in row["results"]:
+            said = " ".join(f"{verb} {what}" for verb, what in result.items() if verb != "call")
+            stating = [clause for clause in row["cites"] if said in outcomes[clause]]
+            assert stating, f"row {row['id']}: {result['call']} {said}, which none of {row['cites']} states"
+            for clause in stating:
+                carried[clause].add(said)
+    for clause, stated in outcomes.items():
+        assert stated <= carried[clause], f"{clause} states {stated - carried[clause]}, which no row carries"
+
+
+def test_every_exception_a_clause_declares_is_named_in_its_statement() -> None:
+    # A role is stated as athrow's argument (exc) or as the block's exception.
+    named = {"the thrown exception": "exc", "the block's exception": "exception"}
+    for clause in published()["clauses"]:
+        for outcome in clause["outcomes"]:
+            if outcome.startswith("raises "):
+                exception = outcome.removeprefix("raises ")
+                assert re.search(rf"\b{named.get(exception, exception)}\b", clause["statement"]), (
+                    f"{clause['id']} declares that a call {outcome}, which its statement does not say"
+                )
 
 
 def test_the_file_follows_its_schema() -> None:
