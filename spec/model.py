@@ -658,7 +658,7 @@ class ChannelModel:
             self.write(call)
             return
         self.finish(call.id, ("ok", message[1]))
-        self.cite("MIRROR-ASEND", "the server's call returns the client's request")
+        self.cite("MIRROR-ASEND", "the server's call returns the request")
 
     def write(self, call: Call) -> None:
         """Go on with write_items: hand items to a pending client call, or wait for one."""

@@ -736,8 +736,17 @@ def make_ref(kind: str, anchor: str, text: str, *, literal: bool = True) -> prot
     return node
 
 
+# Where a diagram's states link to, until the page that hosts the transitions is known.
+TRANSITIONS_PAGE = "@transitions-page@"
+
+
 def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     hosts = _hosts(app.env)
+    for diagram in doctree.findall(graphviz):
+        if TRANSITIONS_PAGE in diagram["code"]:
+            host = hosts.get("from", docname)
+            page = app.builder.get_relative_uri(docname, host) or app.builder.get_target_uri(host)
+            diagram["code"] = diagram["code"].replace(TRANSITIONS_PAGE, page)
     for node in list(doctree.findall(protocol_ref)):
         host = hosts.get(node["kind"])
         if host is None:
@@ -779,12 +788,13 @@ class StateRole(_ProtocolRole):
 
 class _ProtocolDirective(SphinxDirective):
     has_content = False
-    host_kind = ""
+    # The kinds of anchor that this directive's page hosts (make_ref's kind).
+    host_kinds: tuple[str, ...] = ()
 
     def run(self) -> list[nodes.Node]:
         _users(self.env).add(self.env.docname)
-        if self.host_kind:
-            _hosts(self.env)[self.host_kind] = self.env.docname
+        for kind in self.host_kinds:
+            _hosts(self.env)[kind] = self.env.docname
         protocol: Protocol = current()
         if not protocol.loaded:
             note = nodes.warning()
@@ -841,7 +851,7 @@ def _join(items: list[nodes.Node], sep: str = ", ") -> list[nodes.Node]:
 
 
 class StatesDirective(_ProtocolDirective):
-    host_kind = "state"
+    host_kinds = ("state",)
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         rows = []
@@ -941,7 +951,8 @@ class TransitionsDirective(_ProtocolDirective):
     a stream channel takes.
     """
 
-    host_kind = "transition"
+    # "from": the section of one source state's transitions.
+    host_kinds = ("transition", "from")
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         out: list[nodes.Node] = []
@@ -969,7 +980,7 @@ class TransitionsDirective(_ProtocolDirective):
             section += intro
             section += _table(
                 ["#", "Event", "Guard", "To", "What the calls get", "Clause"],
-                [5, 16, 20, 14, 28, 17],
+                [5, 14, 26, 13, 27, 15],
                 rows,
                 ["protocol-transitions"],
             )
@@ -986,12 +997,30 @@ class TransitionsDirective(_ProtocolDirective):
             [num],
             [nodes.literal(text=t.event)],
             [nodes.Text(t.guard)],
-            [make_ref("state", transitions_anchor(t.target), t.target)]
+            [make_ref("from", transitions_anchor(t.target), t.target)]
             if t.target != source
             else [nodes.emphasis(text="(stays)")],
             gets,
             _join([make_ref("clause", f"clause-{nodes.make_id(c)}", c) for c in t.cites], " "),
         ]
+
+
+class IndexDirective(_ProtocolDirective):
+    """A link to each source state's transitions, with how many there are."""
+
+    def render(self, protocol: Protocol) -> list[nodes.Node]:
+        counts: dict[str, int] = defaultdict(int)
+        for _, t in protocol.all_transitions():
+            counts[t.source] += 1
+        items = nodes.bullet_list(classes=["protocol-index"])
+        for state in protocol.states:
+            item = nodes.list_item()
+            para = nodes.paragraph()
+            para += make_ref("from", transitions_anchor(state), f"From {state}", literal=False)
+            para += nodes.Text(f": {counts[state]} transitions")
+            item += para
+            items += item
+        return [items]
 
 
 class WalkDirective(_ProtocolDirective):
@@ -1032,9 +1061,9 @@ class WalkDirective(_ProtocolDirective):
             para += nodes.Text(" — ")
             para += make_ref("transition", f"transition-{row.id}", f"row {row.id}", literal=False)
             para += nodes.Text(": ")
-            para += make_ref("state", transitions_anchor(state), state)
+            para += make_ref("from", transitions_anchor(state), state)
             para += nodes.Text(" → ")
-            para += make_ref("state", transitions_anchor(row.target), row.target)
+            para += make_ref("from", transitions_anchor(row.target), row.target)
             para += nodes.Text(f"; {row.gets}.")
             item += para
             steps += item
@@ -1082,8 +1111,6 @@ class DiagramDirective(_ProtocolDirective):
                 f"no diagram view {view!r}; views: {', '.join(views)}", location=self.get_location()
             )
             return []
-        suffix = self.config.html_file_suffix or ".html"
-        page = Path(self.env.docname).name + suffix
         summaries = [summary for summary in SUMMARIES if summary.view == view]
         arcs = [
             t
@@ -1091,7 +1118,8 @@ class DiagramDirective(_ProtocolDirective):
             if not any(t.source not in ENDING and t.event in summary.events for summary in summaries)
         ]
         node = graphviz()
-        node["code"] = dot_source(protocol.states, protocol.transitions, arcs, page)
+        # The page of the transitions is known once every page is read: on_doctree_resolved.
+        node["code"] = dot_source(protocol.states, protocol.transitions, arcs, TRANSITIONS_PAGE)
         node["options"] = {"docname": self.env.docname}
         node["alt"] = f"State diagram: {view}"
         node["classes"] = ["protocol-diagram"]
@@ -1103,7 +1131,7 @@ class ClausesDirective(_ProtocolDirective):
         "group": directives.unchanged,
         "kind": lambda argument: directives.choice(argument, ("protocol", "project")),
     }
-    host_kind = "clause"
+    host_kinds = ("clause",)
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         wanted = self.options.get("group")
@@ -1161,7 +1189,7 @@ def _field(name: str, body: list[nodes.Node]) -> nodes.field:
 
 
 class TestsDirective(_ProtocolDirective):
-    host_kind = "test"
+    host_kinds = ("test",)
     option_spec: ClassVar[dict[str, Any]] = {"source": directives.flag}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
@@ -1445,6 +1473,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("protocol-variables", VariablesDirective)
     app.add_directive("protocol-phases", PhasesDirective)
     app.add_directive("protocol-walk", WalkDirective)
+    app.add_directive("protocol-index", IndexDirective)
     app.add_directive("protocol-transitions", TransitionsDirective)
     app.add_directive("protocol-diagram", DiagramDirective)
     app.add_directive("protocol-clauses", ClausesDirective)
