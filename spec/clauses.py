@@ -237,7 +237,9 @@ _CLAUSES = [
         "Delivered, then cancelled before resuming",
         "When a message is delivered to a call whose task is cancelled before it resumes (the "
         "done-future-then-cancel race), the call raises CancelledError and the end's next call "
-        "returns the message: it is neither lost nor duplicated. On trio the race cannot happen: "
+        "returns the message: it is neither lost nor duplicated. Items held so are returned in "
+        "order: anext (or asend, read_once) returns the first, read_items(n) the first n (a list), and "
+        "what is left waits for the next call. On trio the race cannot happen: "
         "a call handed a message returns it, even if its cancel scope is cancelled before it resumes.",
         "asyncio lets a task be cancelled after its future got a result; the message already "
         "belongs to that end, so it waits there for the end's next call. trio's abort protocol "

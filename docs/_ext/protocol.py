@@ -1,18 +1,23 @@
 """Render the protocol of ``spec/model.py`` at build time, and check its tests.
 
-The pages about the protocol are generated from the same tables that the
-conformance suite runs: ``spec.model`` exposes ``CLAUSES``, ``STATES`` and
-``TRANSITIONS``, and the tests in ``tests/`` and ``spec/`` cite the clauses
-they prove with ``@pytest.mark.clause("ID", ...)``. The citations are read
-by parsing the test files with :mod:`ast`; nothing is run.
+The pages about the protocol are generated from the data that the
+conformance suite runs: ``docs/protocol.json`` (``protocol_data``), which
+``spec.publish`` writes from ``spec.model`` and which the build checks to be
+current, gives the states, events, variables, phases and transitions;
+``spec.model`` gives ``CLAUSES``; the tests in ``tests/`` and ``spec/`` cite
+the clauses they prove with ``@pytest.mark.clause("ID", ...)``. The
+citations are read by parsing the test files with :mod:`ast`; nothing is run.
 
 Directives:
 
-``.. protocol-events::``       what each event label of the tables means (EVENTS)
+``.. protocol-events::``       what each event label of the tables means
 ``.. protocol-states::``       the states, one row each
-``.. protocol-variables::``    the state variables that guards are written in (VARIABLES)
-``.. protocol-transitions::``  the transition table, with guards
-``.. protocol-diagram::``      one ``:view:`` of the state diagram, laid out by Graphviz's dot
+``.. protocol-variables::``    the variables, with their domains and start values
+``.. protocol-phases::``       the state as a function of the variables
+``.. protocol-walk::``         a scenario walked through the published machine
+``.. protocol-transitions::``  one section per source state, with guards
+``.. protocol-index::``        a link to each source state's section
+``.. protocol-diagram::``      one ``:view:`` of the state diagram (sphinx.ext.graphviz, SVG)
 ``.. protocol-clauses::``      every clause (or one ``:group:``, or one ``:kind:``), with its tests
 ``.. protocol-tests::``        every test, with the clauses it cites and its source
 
