@@ -136,8 +136,8 @@ class Transition:
     target: str
     clause: str
     outcome: str
-    # Which of the source state's variables select this transition among those
-    # of the same event ("" when the event has one transition from the source).
+    # The predicate over VARIABLES that selects this transition among those of
+    # the same source and event, as the tables print it ("—" when it is the only one).
     guard: str = ""
     # What the calls that end get, by role, over every occurrence.
     gets: str = ""
