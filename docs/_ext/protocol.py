@@ -182,13 +182,13 @@ def load_data(root: Path, srcdir: Path, config: Any) -> tuple[dict[str, Any], li
         text = path.read_text(encoding="utf-8")
         data = json.loads(text)
     except (OSError, ValueError) as exc:
-        return {}, [(str(path), f"cannot read the published protocol: {exc}")]
+        return {}, [(f"{path}:1", f"cannot read the published protocol: {exc}")]
     publisher, error = load_model(root, config.protocol_publisher)
     if publisher is None:
-        return data, [(str(path), f"cannot import {config.protocol_publisher}:\n{error}")]
+        return data, [(f"{path}:1", f"cannot import {config.protocol_publisher}:\n{error}")]
     if publisher.text() != text:
         command = f"python -m {config.protocol_publisher} {path.relative_to(root).as_posix()}"
-        return data, [(str(path), f"{config.protocol_data} is stale: run {command}")]
+        return data, [(f"{path}:1", f"{config.protocol_data} is stale: run {command}")]
     return data, []
 
 
