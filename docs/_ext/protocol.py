@@ -1059,7 +1059,14 @@ class WalkDirective(_ProtocolDirective):
             event = walk["events"][index]
             values = {**dict(zip(names, here["values"], strict=True)), **_event_values(here, event)}
             state = protocol.phase(values)
-            row = next(t for t in rows if t.source == state and t.event == wanted and _holds(t.when, values))
+            chosen = [t for t in rows if t.source == state and t.event == wanted and _holds(t.when, values)]
+            if len(chosen) != 1:
+                logger.warning(
+                    f"{len(chosen)} transitions of {state} on {wanted!r} hold for {values}",
+                    location=self.get_location(),
+                )
+                return []
+            row = chosen[0]
             item = nodes.list_item()
             para = nodes.paragraph()
             para += nodes.literal(text=wanted)
