@@ -1155,8 +1155,9 @@ class StreamServerEnd(ServerEnd[None, T]):
         item is pulled before the reader asks for it, so a cancelled call
         loses none (WRITE-ITEMS-LAZY), and items that a pending
         ``read_items`` call can take are handed over without a return to the
-        event loop (WRITE-ITEMS-BATCH). Returns after the reader came back
-        for more after the last item, as a loop of ``asend`` would.
+        event loop (WRITE-ITEMS-BATCH). Returns at once when the last items
+        fit in a batch with room to spare; otherwise when the reader comes
+        back for more after the last item, as a loop of ``asend`` would.
         """
         await self._handoff.server_write(items)
 
@@ -1232,9 +1233,11 @@ class ServerBlock(Generic[S]):
     ) -> bool:
         """Close the server end: the client's pending or next call learns how the block ended.
 
-        Leaving normally makes it raise StopAsyncIteration (MIRROR-SERVER-RETURN); an exception
-        is raised there and here (MIRROR-SERVER-ERROR); a cancelled server task makes it raise
-        ServerCancelledError (CANCEL-SERVER-TASK). Swallows (returns True) only the
+        Leaving normally makes the client's call raise StopAsyncIteration (MIRROR-SERVER-RETURN);
+        an exception leaving the block is raised there and propagates from here
+        (MIRROR-SERVER-ERROR); when the server task is cancelled, the client's call raises
+        ServerCancelledError while the CancelledError propagates from here
+        (CANCEL-SERVER-TASK). Swallows (returns True) only the
         GeneratorExit of a client that closed (MIRROR-ACLOSE) and the exception that the
         client threw, which goes back to its athrow (MIRROR-ATHROW).
         """

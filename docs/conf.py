@@ -103,3 +103,4 @@ protocol_test_dirs = ["tests", "spec"]
 protocol_extra_transitions = {"STREAM_TRANSITIONS": "S"}
 # Tables whose closure under the model the build checks -> ChannelModel()/events() arguments.
 protocol_closure = {"TRANSITIONS": {"stream": False}, "STREAM_TRANSITIONS": {"stream": True}}
+graphviz_output_format = "svg"  # the protocol diagrams link each state to its transitions

@@ -35,8 +35,10 @@ _CLAUSES = [
         "MIRROR-ASEND",
         "Mirror of PEP 525",
         "A handoff is a yield",
-        "server.asend(x) hands x to the client's pending request and returns once the client comes "
-        "back with its next request, returning the value that request sent (None for anext).",
+        "server.asend(x) hands x to the client's pending call (or offers it until a client call takes "
+        "it) and returns once the client comes back with its next request, returning the value that "
+        "request sent (None for anext). Into a read_items batch that has room after x, it returns None "
+        "at once: the batch stands for the next request (READ-ITEMS-BATCH).",
         "The server block is a generator body and `await server.asend(x)` is `yield x`: the body "
         "resumes only when the consumer asks for the next item, with the value it sent.",
     ),
@@ -54,15 +56,17 @@ _CLAUSES = [
         "Mirror of PEP 525",
         "Leaving the block ends the iteration",
         "When the server block ends normally (or server.aclose() is awaited), the client's pending "
-        "or next call raises StopAsyncIteration, and so does every call after it.",
+        "call raises StopAsyncIteration; so does its next call once it has taken the items already "
+        "delivered to it (CANCEL-RECEIVE-RACE), and every call after that.",
         "A generator body that returns raises StopAsyncIteration in the consumer, once and forever.",
     ),
     Clause(
         "MIRROR-SERVER-ERROR",
         "Mirror of PEP 525",
         "The server's exception reaches the client",
-        "When the server block raises an exception, the client's pending or next call raises that "
-        "exception; later calls raise StopAsyncIteration. The server's task sees it too.",
+        "When the server block raises an exception, the client's pending call raises that exception, "
+        "or its next call once it has taken the items already delivered to it (CANCEL-RECEIVE-RACE); "
+        "later calls raise StopAsyncIteration. The server's task sees it too.",
         "A generator body's exception propagates out of asend/anext, and the generator is then "
         "exhausted. The producer's task also sees it because it is the producer's own failure.",
     ),
@@ -82,8 +86,11 @@ _CLAUSES = [
         "athrow raises in the server",
         "client.athrow(exc) raises exc in the server's pending (or next) call; if the server "
         "catches it and sends an item, athrow returns that item; if exc leaves the server block, "
-        "athrow raises it and the server's task does not. Likewise server.athrow(exc) raises exc in "
-        "the client's pending (or next) call and returns the client's next request.",
+        "athrow raises it and the server's task does not, even when the block re-raises it after "
+        "server.aclose() (then the client, whose iteration had ended, learns nothing new): an "
+        "implementation remembers the exception the client threw until the block ends. Likewise "
+        "server.athrow(exc) raises exc in the client's pending (or next) call and returns the client's "
+        "next request.",
         "PEP 525's athrow raises at the yield: the body may handle it and yield again, or the "
         "exception propagates to the caller of athrow, who owns it.",
     ),
@@ -180,11 +187,14 @@ _CLAUSES = [
         "GROUP-EXIT",
         "Mirror of PEP 525",
         "A TaskGroup or nursery in the block",
-        "An exception group (a TaskGroup's, a nursery's, an anyio task group's) that leaves the "
-        "server block with every leaf the GeneratorExit of the client's close means that "
-        "GeneratorExit: the block ends quietly. One whose every leaf is the exception the client "
-        "threw means that exception: the client's athrow raises it and the server's task does not. "
-        "Any other group is the block's own exception (MIRROR-SERVER-ERROR).",
+        "A task group in the server block (a TaskGroup, a nursery, an anyio task group) may hand the "
+        "GeneratorExit of the client's close, or the exception the client threw, out of the block bare "
+        "(asyncio's TaskGroup re-raises a bare GeneratorExit of its body) or wrapped in an exception "
+        "group (trio's nurseries and anyio's task groups wrap it). A group whose every leaf is that "
+        "GeneratorExit means it: the block ends quietly, as with the bare GeneratorExit. A group whose "
+        "every leaf is the exception the client threw means that exception: the client's athrow "
+        "raises it and the server's task does not. Any other group is the block's own exception "
+        "(MIRROR-SERVER-ERROR).",
         "A producer that needs a task group or a timeout around its sends is the reason to use a "
         "channel rather than an async generator (PEP 789); its group wraps the close it was told "
         "of, which is not a failure of the producer.",
@@ -214,7 +224,10 @@ _CLAUSES = [
         "A cancelled call whose value was delivered",
         "A call cancelled after its value was delivered raises CancelledError at once; the value "
         "stays delivered (the end's `delivered` count says so), and the reply it waited for goes "
-        "to the end's next call.",
+        "to the end's next call. Each end's `delivered` counts the messages of its calls that the "
+        "peer took: the client's, its requests (not the next request that a read_items batch with "
+        "room stands for, which no call of the client sent); the server's, its items and throws, one "
+        "per item that write_items hands over.",
         "Prompt cancellation cannot undo a delivery that the peer may already act on; counting "
         "deliveries tells the sender which case it is in.",
     ),
@@ -235,7 +248,9 @@ _CLAUSES = [
         "Delivered, then cancelled before resuming",
         "When a message is delivered to a call whose task is cancelled before it resumes (the "
         "done-future-then-cancel race), the call raises CancelledError and the end's next call "
-        "returns the message: it is neither lost nor duplicated. On trio the race cannot happen: "
+        "returns the message: it is neither lost nor duplicated. Items held so are returned in "
+        "order: anext (or asend, read_once) returns the first, read_items(n) the first n (a list), and "
+        "what is left waits for the next call. On trio the race cannot happen: "
         "a call handed a message returns it, even if its cancel scope is cancelled before it resumes.",
         "asyncio lets a task be cancelled after its future got a result; the message already "
         "belongs to that end, so it waits there for the end's next call. trio's abort protocol "
@@ -245,8 +260,9 @@ _CLAUSES = [
         "CANCEL-REQUEST-UNTAKEN",
         "Cancellation",
         "A timeout loop around anext gets every item once",
-        "A client request cancelled before it took an item loses nothing: the item goes to the "
-        "next request, so a timeout loop around anext(client) gets every item exactly once.",
+        "A client request cancelled before it took an item raises CancelledError and loses nothing: "
+        "the item goes to the next request, so a timeout loop around anext(client) gets every item "
+        "exactly once.",
         "The request was not consumed by an item, so the item waits for a taker instead.",
     ),
     Clause(
@@ -308,7 +324,10 @@ _CLAUSES = [
         "`async for` and dropped it) is closed soon after, as aclose() would: the producer's "
         "pending call raises GeneratorExit and its block ends quietly. On trio the close is "
         "scheduled through the run's TrioToken, so it runs in that run whatever thread collects "
-        "the client; once the loop or the run is over, nothing is left to close and nothing is logged.",
+        "the client; once the loop or the run is over, nothing is left to close and nothing is logged. "
+        "An exception raised into a client call (the server's athrow, the end of the iteration) must "
+        "not keep the client alive through its traceback: a frame of the implementation that refers "
+        "to the client end would stop the collector from closing it.",
         "Native async generators are finalized the same way; a consumer that walks away must "
         "never strand its producer.",
     ),
@@ -378,8 +397,9 @@ _CLAUSES = [
         "MISUSE-SECOND-END",
         "Misuse fails loudly",
         "One client, one server",
-        "Asking a channel for a second client or a second server raises ChannelInUseError and "
-        "changes nothing.",
+        "Calling channel.client() or channel.server() a second time on one channel raises "
+        "ChannelInUseError and changes nothing (the second server() raises at the call, before any "
+        "block is entered).",
         "Two consumers or producers on a rendezvous would misroute items.",
     ),
     Clause(
@@ -416,8 +436,9 @@ _CLAUSES = [
         "If the server block ends while a call of the server end is pending in another task, the "
         "channel closes all the same: that call raises ChannelClosedError, and a block that ended "
         "normally raises AlreadyRunningError (an exception leaving the block, such as a "
-        "cancellation, propagates unchanged). server.aclose() while a call is pending raises "
-        "AlreadyRunningError and changes nothing.",
+        "cancellation, propagates unchanged). The client learns how the block ended as if no call "
+        "were pending: after a normal exit its pending or next call raises StopAsyncIteration. "
+        "server.aclose() while a call is pending raises AlreadyRunningError and changes nothing.",
         "PEP 525 refuses to close a running generator; but the block is over, and a channel left "
         "open would strand both the delegate and the client.",
     ),
@@ -463,7 +484,7 @@ _CLAUSES = [
         "write_items pulls an item only for a taker",
         "write_items(iterable) accepts any iterable, unsized iterators and generators included, "
         "and pulls an item only when a reader call is there to take it; a cancelled write_items "
-        "loses no item.",
+        "raises CancelledError and loses no item.",
         "An item pulled from an iterator and then dropped would be lost for good.",
     ),
     Clause(
@@ -471,8 +492,11 @@ _CLAUSES = [
         "Streams",
         "write_items fills a pending read_items",
         "write_items hands a pending read_items(n) up to n items without a return to the event "
-        "loop, and returns once the reader came back after the last item, as a loop of asend "
-        "would.",
+        "loop. When its remaining items fit in the batch with room to spare, it returns None at once, "
+        "as a loop of asend into the batch would (READ-ITEMS-BATCH). When they fill or overflow the "
+        "room, it waits for the reader's next request and goes on; it learns that its iterable is "
+        "exhausted only when pulling the next item raises StopIteration, so after a last item that "
+        "filled the room it returns at the reader's next request, without handing anything over.",
         "One wake-up per batch on each side is what makes bulk transfer fast.",
     ),
     # -- project clauses: this repository's hygiene, not the protocol -------
@@ -566,7 +590,59 @@ _CLAUSES = [
         "teaches an annotation that their checker refuses.",
         PROJECT,
     ),
+    Clause(
+        "PROTOCOL-DATA",
+        "The published protocol",
+        "The protocol is published as data that rebuilds the machine",
+        "docs/protocol.json is what `python -m spec.publish` writes from spec/model.py now, and follows "
+        "docs/protocol.schema.json. A machine rebuilt from the file alone (its phases, guards, targets "
+        "and results, walked over its configurations) equals the model over the whole reachable "
+        "relation of both kinds of channel; the guards of one state and one event are disjoint over "
+        "every value of the variables and cover every reachable configuration.",
+        "An implementer tests against the page's own data without this repository; a table that only "
+        "told rows apart, or drifted from the model, would send them to build the wrong machine.",
+        PROJECT,
+    ),
 ]
 
 CLAUSES: dict[str, Clause] = {clause.id: clause for clause in _CLAUSES}
 PROTOCOL_CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES if c.kind == PROTOCOL}
+
+# What the calls that a protocol clause decides may get, as the transition
+# tables say it ("returns ..." or "raises ..."; an exception thrown by athrow
+# or raised by the block is named by its role). Every outcome of a row must
+# be one that a clause it cites states here, every outcome stated here must
+# be carried by a row that cites the clause, and each exception must be named
+# in the clause's statement (tests/kit/test_protocol_data.py).
+OUTCOMES: dict[str, tuple[str, ...]] = {
+    "MIRROR-ASEND": ("returns the item", "returns the items", "returns the request"),
+    "MIRROR-FIRST-SEND-NONE": ("raises TypeError",),
+    "MIRROR-SERVER-RETURN": ("raises StopAsyncIteration", "returns None"),
+    "MIRROR-SERVER-ERROR": ("raises the block's exception",),
+    "MIRROR-ATHROW": ("raises the thrown exception",),
+    "MIRROR-ATHROW-UNSTARTED": ("raises the thrown exception",),
+    "MIRROR-ACLOSE": ("raises GeneratorExit", "returns None"),
+    "MIRROR-ACLOSE-UNSTARTED": ("raises ClientClosedError", "returns None"),
+    "MIRROR-IGNORED-EXIT": ("raises ChannelClosedError",),
+    "MIRROR-CLOSED-CLIENT": ("raises StopAsyncIteration", "returns None"),
+    "MIRROR-ALREADY-RUNNING": ("raises AlreadyRunningError",),
+    "SERVER-BLOCK-ENTER": ("returns None",),
+    "CANCEL-SEND-UNTAKEN": ("raises CancelledError",),
+    "CANCEL-SEND-TAKEN": ("raises CancelledError",),
+    "CANCEL-RECEIVE-RACE": (
+        "raises CancelledError",
+        "returns the item",
+        "returns the items",
+        "returns the request",
+    ),
+    "CANCEL-REQUEST-UNTAKEN": ("raises CancelledError", "returns the item", "returns the items"),
+    "REPLY-PENDING": ("raises ReplyPendingError",),
+    "CANCEL-SERVER-TASK": ("raises CancelledError", "raises ServerCancelledError"),
+    "ABANDON-CLIENT-GC": ("raises GeneratorExit",),
+    "MISUSE-SECOND-END": ("raises ChannelInUseError",),
+    "MISUSE-CLOSED-SERVER": ("raises ChannelClosedError", "returns None"),
+    "READ-ITEMS-BATCH": ("returns the items", "returns the request"),
+    "READ-ITEMS-END": ("raises StopAsyncIteration",),
+    "WRITE-ITEMS-LAZY": ("raises CancelledError",),
+    "WRITE-ITEMS-BATCH": ("returns None",),
+}

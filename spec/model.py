@@ -136,8 +136,8 @@ class Transition:
     target: str
     clause: str
     outcome: str
-    # Which of the source state's variables select this transition among those
-    # of the same event ("" when the event has one transition from the source).
+    # The predicate over VARIABLES that selects this transition among those of
+    # the same source and event, as the tables print it ("—" when it is the only one).
     guard: str = ""
     # What the calls that end get, by role, over every occurrence.
     gets: str = ""
@@ -323,11 +323,13 @@ class ChannelModel:
                     and self.phase == SERVER_TURN
                     and (event.op != "write_items" or self.stream)
                 )
+            # The client's request is delivered into the server's call that
+            # waits for it: a reply, or the first request into ``enter``.
             return (
                 self.server_call is not None
-                and self.server_call.stage == "reply"
                 and self.client_call is None
-                and self.phase == CLIENT_TURN
+                and (self.server_call.stage, self.phase)
+                in (("reply", CLIENT_TURN), ("enter", CLIENT_UNSTARTED))
             )
         if kind == "abandon":
             return self.client_life != "closed" and self.client_call is None
@@ -656,7 +658,7 @@ class ChannelModel:
             self.write(call)
             return
         self.finish(call.id, ("ok", message[1]))
-        self.cite("MIRROR-ASEND", "the server's call returns the client's request")
+        self.cite("MIRROR-ASEND", "the server's call returns the request")
 
     def write(self, call: Call) -> None:
         """Go on with write_items: hand items to a pending client call, or wait for one."""
@@ -920,6 +922,7 @@ def events(stream: bool) -> list[Event]:
             Event("client", "read_items", 3),
             Event("burst", "asend", (1, 2)),
             Event("server", "write_items", (1, 2)),
+            Event("server", "write_items", (1, 2, 3)),
             Event("server", "write_items", (1, 2, 3, 4)),
             Event("race", "write_items", (1, 2), end="client"),
         ]
@@ -965,7 +968,9 @@ EVENTS: dict[str, str] = {
     "cancel client": "The client's pending call is cancelled (its task gets CancelledError before "
     "anything was delivered into the call).",
     "cancel server": "The server's pending call is cancelled; the server task catches the "
-    "CancelledError and goes on with its block.",
+    "CancelledError and goes on with its block. If the call was the `async with` still waiting for "
+    "the first request, there is no block to go on with: the channel ends as if the server task had "
+    "been cancelled (CANCEL-SERVER-TASK).",
     "server task cancelled": "The server task is cancelled and the CancelledError leaves the block.",
     "server block ends": "The server task leaves its block normally (the generator body returns).",
     "server block raises": "An exception other than CancelledError and GeneratorExit leaves the server "
@@ -986,10 +991,13 @@ EVENTS: dict[str, str] = {
     "write_items delivered, then client cancelled": "The same race with write_items: the items already "
     "delivered into the client's pending call stay delivered.",
     "anext delivered, then server cancelled": "A race: the client's anext delivers its request into the "
-    "server's pending call, and the server's task is cancelled before it resumes.",
+    "server's pending call, and the server's task is cancelled before it resumes. When that call is "
+    "the `async with` waiting for the first request, the block never starts: entering raises "
+    "CancelledError and the client's anext raises ServerCancelledError.",
     "abandon client": "The client end is dropped without being closed, and garbage-collected.",
-    "second client": "The program asks the channel for a second client end.",
-    "second server": "The program enters a second server block on the channel.",
+    "second client": "The program calls channel.client() a second time.",
+    "second server": "The program calls channel.server() a second time (it raises at the call, "
+    "before any block is entered).",
 }
 
 
@@ -1020,33 +1028,119 @@ def sequences(depth: int, stream: bool = False) -> Iterator[tuple[Event, ...]]:
     yield from extend(ChannelModel(stream=stream), ())
 
 
-# The state variables that decide which transition an event takes: the phase
-# is a function of them, and a transition's guard is written in them.
+# -- the published machine: variables, phases, guards ------------------------
+#
+# A configuration of one channel is a value of each *state variable*; the
+# phase (the named state) is a function of them (PHASES), and the guard of a
+# transition is a predicate over them and the two *event variables*, which
+# the event and the pending calls decide. Every value that a guard can name
+# is in its variable's domain.
+
 VARIABLES: dict[str, str] = {
-    "client": "The client end's lifecycle: unstarted (no request sent yet), open, closed.",
-    "server": "The server block's lifecycle: absent (not entered), entering, open, exiting (got "
-    "GeneratorExit and still in its block), closed.",
-    "outcome": "How the server block ended, once it has: returned, cancelled, raised, or rethrown (the "
-    "client's own exception went back to it); "
-    "what the client's pending or next call learns.",
-    "caught": "What the server block may re-raise: the last exception the client threw or "
-    "GeneratorExit that a server call raised, if any.",
-    "client_owed": "The client sent a request and is owed the server's next item.",
-    "server_owed": "The server sent an item and is owed the client's next request.",
-    "client_call": "The client's pending call, if any: offering a request, or receiving.",
-    "server_call": "The server's pending call, if any: entering, offering an item, awaiting a reply, "
-    "or write_items waiting for a reader.",
-    "client_held": "Items delivered to a client call that was cancelled before it resumed.",
-    "server_held": "A request delivered to a server call that was cancelled before it resumed.",
-    "request": "The client's offered message, if any: a value (anext, asend) or a throw (athrow).",
-    "item": "The server's offered message, if any: a value (asend, write_items) or a throw (athrow).",
-    "started": "A request of the client has been taken by the server (an untaken first request "
-    "that is withdrawn leaves the client unstarted).",
-    "room": "How many items the client's call can still take: the event's call if the event is a "
-    "client call, else the pending one (read_items(n) takes up to n; every other call one).",
-    "writer": "A write_items in play (the event's or the pending one), against the room: its iterator "
-    "is exhausted, or its items fit, fill the room exactly, or overflow it.",
+    "client": "The client end's lifecycle: unstarted (no request of it was taken yet), open, closed.",
+    "server": "The server block's lifecycle: absent (not entered), entering (its `async with` waits "
+    "for the first request), open, exiting (a server call raised GeneratorExit and the block has not "
+    "left yet), closed (the block left, or server.aclose() was awaited).",
+    "outcome": "How the server block ended, once it has and the client has not closed first: returned "
+    "(or server.aclose()), cancelled, raised (the block's exception), or rethrown (the block re-raised "
+    "the client's own exception). It is what the client's pending or next call learns; once the client "
+    "has learnt it, it reads returned, as every later call raises StopAsyncIteration.",
+    "caught": "What the server block may re-raise: thrown (its last call raised the exception the client "
+    "threw) or GeneratorExit. It survives server.aclose(): a block that re-raises the client's "
+    "exception after it still ends quietly (its task does not raise it).",
+    "client_owed": "The client sent a request that no item answered yet: its next call only receives.",
+    "server_owed": "The server sent an item that no request answered yet: its next call only receives.",
+    "client_call": "The client's pending call: none, offer (its request waits for a server call to take "
+    "it), or receive (it waits for an item).",
+    "batch": "Whether the client's pending call is a read_items (it returns a list of the items; any "
+    "other call returns one item).",
+    "server_call": "The server's pending call: none, enter (the `async with` waits for the first "
+    "request), offer (its item waits for a client call to take it), reply (it waits for the client's "
+    "next request), or taker (a write_items waits for a reader before it pulls an item).",
+    "client_held": "Items delivered into a client call that was cancelled before it resumed: none, one "
+    "or several.",
+    "server_held": "A request delivered into a server call that was cancelled before it resumed: none or "
+    "one.",
+    "request": "The client's offered message: none, value (anext, asend) or throw (athrow).",
+    "item": "The server's offered message: none, value (asend, including asend(None) when no reply is "
+    "owed) or throw (athrow).",
+    "started": "Whether a request of the client was taken by the server (an untaken first request that "
+    "is withdrawn leaves the client unstarted). A request taken by write_items or by the burst of a "
+    "read_items batch counts like any other.",
+    "room": "Event variable. How many items the client's call can still take: the event's call if the "
+    "event is a client call (read_items(n): n; every other call: 1), else the client's pending receiving "
+    "call (0 if there is none): 0, 1 or more than 1.",
+    "writer": "Event variable. The write_items in play (the event's, else the server's pending one) "
+    "against the room: none (no write_items), exhausted (its iterable has no item left: the "
+    "implementation learns it when pulling the next item raises StopIteration), fits (fewer items "
+    "left than the room), fills (exactly as many), overflows (more).",
 }
+
+DOMAINS: dict[str, tuple[str, ...]] = {
+    "client": ("unstarted", "open", "closed"),
+    "server": ("absent", "entering", "open", "exiting", "closed"),
+    "outcome": ("none", "returned", "cancelled", "raised", "rethrown"),
+    "caught": ("none", "thrown", "GeneratorExit"),
+    "client_owed": ("false", "true"),
+    "server_owed": ("false", "true"),
+    "client_call": ("none", "offer", "receive"),
+    "batch": ("false", "true"),
+    "server_call": ("none", "enter", "offer", "reply", "taker"),
+    "client_held": ("none", "one", "several"),
+    "server_held": ("none", "one"),
+    "request": ("none", "value", "throw"),
+    "item": ("none", "value", "throw"),
+    "started": ("false", "true"),
+    "room": ("0", "1", "more than 1"),
+    "writer": ("none", "exhausted", "fits", "fills", "overflows"),
+}
+
+# The variables that the event decides; the others make the configuration.
+EVENT_VARIABLES = ("room", "writer")
+
+# A predicate over the variables: alternatives (or), each a conjunction of
+# "variable in values" tests; a variable an alternative does not name may
+# take any value. ((),) is true.
+Guard = tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
+TRUE: Guard = ((),)
+
+# The phase as a function of the variables: the first entry whose condition
+# holds names it (the ``phase`` property of ChannelModel, as data).
+PHASES: list[tuple[str, Guard]] = [
+    (FINISHED, ((("client", ("closed",)), ("server", ("closed",))),)),
+    (
+        SERVER_ENDED,
+        ((("server", ("closed",)), ("outcome", ("returned", "cancelled", "raised", "rethrown"))),),
+    ),
+    (CLIENT_CLOSED, ((("client", ("closed",)),),)),
+    (CLIENT_UNSTARTED, ((("client", ("unstarted",)),),)),
+    (REQUEST_HELD, ((("server_held", ("one",)),),)),
+    (REQUEST_OFFERED, ((("request", ("value", "throw")),),)),
+    (ITEM_HELD, ((("client_held", ("one", "several")),),)),
+    (ITEM_OFFERED, ((("item", ("value", "throw")),),)),
+    (CLIENT_TURN, ((("server_owed", ("true",)),),)),
+    (SERVER_TURN, TRUE),
+]
+
+
+def holds(guard: Guard, values: dict[str, str]) -> bool:
+    """Whether ``values`` satisfy ``guard``."""
+    return any(all(values[name] in allowed for name, allowed in conjunction) for conjunction in guard)
+
+
+def show(guard: Guard) -> str:
+    """The guard as the tables print it ("—" for true)."""
+
+    def test(name: str, allowed: tuple[str, ...]) -> str:
+        if len(allowed) == 1:
+            return f"{name} = {allowed[0]}"
+        return f"{name} in {{{', '.join(allowed)}}}"
+
+    if guard == TRUE:
+        return "—"
+    parts = [" and ".join(test(name, allowed) for name, allowed in conjunction) for conjunction in guard]
+    return parts[0] if len(parts) == 1 else " or ".join(f"({part})" for part in parts)
+
 
 # The exception names that the exploration's events choose (thrown by athrow,
 # raised by the server block): the harness maps them to its own classes, and
@@ -1061,8 +1155,25 @@ def _abstract(text: str) -> str:
     return text
 
 
-def variables(model: ChannelModel, event: Event) -> dict[str, str]:
-    """The values of :data:`VARIABLES` before ``event``, as the guards show them."""
+def _held(messages: list[Any]) -> str:
+    # No event of the exploration leaves a throw held (a race delivers items only).
+    return "none" if not messages else "one" if len(messages) == 1 else "several"
+
+
+def room_of(model: ChannelModel) -> int:
+    """How many items the client's pending receiving call can still take."""
+    client = model.client_call
+    return client.capacity - len(client.got) if client is not None and client.stage == "receive" else 0
+
+
+def writer_of(model: ChannelModel) -> int | None:
+    """How many items the server's pending write_items has left (None if none is pending)."""
+    server = model.server_call
+    return len(server.items) if server is not None and server.op == "write_items" else None
+
+
+def configuration(model: ChannelModel) -> dict[str, str]:
+    """The values of the state variables (all of VARIABLES but EVENT_VARIABLES)."""
 
     def call(c: Call | None) -> str:
         return "none" if c is None else c.stage
@@ -1071,17 +1182,6 @@ def variables(model: ChannelModel, event: Event) -> dict[str, str]:
         return "none" if message is None else "throw" if _is_throw(message) else "value"
 
     outcome = model.outcome
-    client = model.client_call
-    if event.kind == "client":
-        room = event.arg if event.op == "read_items" else 1
-    else:
-        room = client.capacity - len(client.got) if client is not None and client.stage == "receive" else 0
-    if event.op == "write_items" and event.kind in ("server", "race"):
-        items: int | None = len(event.arg)
-    elif model.server_call is not None and model.server_call.op == "write_items":
-        items = len(model.server_call.items)
-    else:
-        items = None
     return {
         "client": model.client_life,
         "server": model.server_life,
@@ -1093,16 +1193,23 @@ def variables(model: ChannelModel, event: Event) -> dict[str, str]:
         "caught": {"": "none", "GeneratorExit": "GeneratorExit"}.get(model.server_caught, "thrown"),
         "client_owed": str(model.client_owed).lower(),
         "server_owed": str(model.server_owed).lower(),
-        "client_call": call(client),
+        "client_call": call(model.client_call),
+        "batch": str(model.client_call is not None and model.client_call.op == "read_items").lower(),
         "server_call": call(model.server_call),
+        "client_held": _held(model.client_held),
+        "server_held": "one" if model.server_held else "none",
         "request": kind(model.client_offer),
         "item": kind(model.server_offer),
-        "client_held": "none"
-        if not model.client_held
-        else ("one" if len(model.client_held) == 1 else "several")
-        + (", the last a throw" if _is_throw(model.client_held[-1]) else ""),
-        "server_held": "some" if model.server_held else "none",
         "started": str(bool(model.delivered["client"])).lower(),
+    }
+
+
+def event_variables(event: Event, room: int, writer: int | None) -> dict[str, str]:
+    """room and writer for ``event``, given the pending calls' ``room`` and ``writer``."""
+    if event.kind == "client":
+        room = event.arg if event.op == "read_items" else 1
+    items = len(event.arg) if event.op == "write_items" and event.kind in ("server", "race") else writer
+    return {
         "room": "0" if room <= 0 else "1" if room == 1 else "more than 1",
         "writer": "none"
         if items is None
@@ -1114,6 +1221,11 @@ def variables(model: ChannelModel, event: Event) -> dict[str, str]:
         if items == room
         else "overflows",
     }
+
+
+def variables(model: ChannelModel, event: Event) -> dict[str, str]:
+    """The values of :data:`VARIABLES` before ``event``, as the guards use them."""
+    return {**configuration(model), **event_variables(event, room_of(model), writer_of(model))}
 
 
 def signature(model: ChannelModel) -> Any:
@@ -1141,25 +1253,50 @@ def signature(model: ChannelModel) -> Any:
     )
 
 
-def _gets(before: ChannelModel, event: Event, ended: dict[int, Result]) -> str:
-    """What the calls that ``ended`` get, by role: the event's own call or a pending one."""
+# What a call that ends gets: (which call, "returns" or "raises", what).
+Got = tuple[str, str, str]
+
+
+def results(before: ChannelModel, event: Event, ended: dict[int, Result]) -> tuple[Got, ...]:
+    """What the calls that ``ended`` get, by role: the event's own calls or a pending one.
+
+    A value is named by where it comes from, not by what it is: the item
+    (a client call), the items (a list, for read_items), the request (what
+    the client sent, None for anext, which a server call returns), or None.
+    """
     pending = {
-        call.id: (end, f"the {end}'s pending {call.op if call.op in ('enter', 'write_items') else 'call'}")
+        call.id: (
+            end,
+            call.op,
+            f"the {end}'s pending {call.op if call.op in ('enter', 'write_items') else 'call'}",
+        )
         for end, call in (("client", before.client_call), ("server", before.server_call))
         if call is not None
     }
-    parts = []
+    # The event's own call is on the peer's end for a race, on the server for a burst.
+    own_end = {"race": "server" if event.end == "client" else "client", "burst": "server"}.get(
+        event.kind, "client" if event.kind in ("client", "foreign", "second") else "server"
+    )
+    got: list[Got] = []
     for call_id, (kind, value) in sorted(ended.items()):
-        end, who = pending.get(call_id, (event.kind, "the new call"))
+        end, op, who = pending.get(call_id, (own_end, event.op, "the new call"))
         if kind == "raise":
-            parts.append(f"{who} raises {_abstract(value)}")
-        elif value is None:
-            parts.append(f"{who} returns None")
+            entry = (who, "raises", _abstract(value))
         elif isinstance(value, list):
-            parts.append(f"{who} returns a list of {'one item' if len(value) == 1 else 'items'}")
+            entry = (who, "returns", "the items")
+        elif end == "client":
+            closed = op == "aclose" or (before.client_life == "closed" and op == "athrow")
+            entry = (who, "returns", "None" if closed else "the item")
         else:
-            parts.append(f"{who} returns {'the item' if end == 'client' else 'the value the client sent'}")
-    return "; ".join(parts) or "no call ends"
+            entry = (who, "returns", "the request" if op in ("asend", "athrow") else "None")
+        if entry not in got:
+            got.append(entry)
+    return tuple(got)
+
+
+def say(got: tuple[Got, ...]) -> str:
+    """``results`` as one sentence."""
+    return "; ".join(" ".join(entry) for entry in got) or "no call ends"
 
 
 @dataclass
@@ -1167,8 +1304,8 @@ class Reachable:
     """The fixpoint of the model: every abstract state reachable from a new channel."""
 
     states: list[ChannelModel]
-    # (source phase, event label, target phase, clause) -> occurrences
-    rows: dict[tuple[str, str, str, str], list[tuple[dict[str, str], str, str, tuple[str, ...]]]]
+    # (source phase, event label, target phase, clause, results) -> occurrences
+    rows: dict[tuple[str, str, str, str, tuple[Got, ...]], list[tuple[dict[str, str], str, tuple[str, ...]]]]
 
 
 def reach(stream: bool = False) -> Reachable:
@@ -1176,7 +1313,7 @@ def reach(stream: bool = False) -> Reachable:
     start = ChannelModel(stream=stream)
     seen = {signature(start)}
     states = [start]
-    rows: dict[tuple[str, str, str, str], list[tuple[dict[str, str], str, str, tuple[str, ...]]]] = {}
+    rows: dict[Any, list[tuple[dict[str, str], str, tuple[str, ...]]]] = {}
     for model in states:  # grows while it is walked: a breadth-first fixpoint
         for event in events(stream):
             if not model.enabled(event):
@@ -1184,11 +1321,9 @@ def reach(stream: bool = False) -> Reachable:
             successor = model.copy()
             ended = successor.apply(event)
             clause, note = successor.steps[0] if successor.steps else ("", "")
-            key = (model.phase, label(event), successor.phase, clause)
+            key = (model.phase, label(event), successor.phase, clause, results(model, event, ended))
             cites = tuple(dict.fromkeys(cited for cited, _ in successor.steps))
-            rows.setdefault(key, []).append(
-                (variables(model, event), _gets(model, event, ended), note, cites)
-            )
+            rows.setdefault(key, []).append((variables(model, event), note, cites))
             reached = signature(successor)
             if reached not in seen:
                 seen.add(reached)
@@ -1196,71 +1331,145 @@ def reach(stream: bool = False) -> Reachable:
     return Reachable(states, rows)
 
 
-def _guards(rows: dict[Any, list[tuple[dict[str, str], str, str, tuple[str, ...]]]]) -> dict[Any, str]:
-    """For rows that share a source and an event, the fewest variables that tell them apart."""
+# The guard of a row that no combination of VARIABLES tells apart from the
+# other rows of its source and event; the docs build fails on it.
+UNDECIDED: Guard = ((("undecided", ("the variables do not tell this row apart",)),),)
+
+
+def _guards(rows: dict[Any, list[tuple[dict[str, str], str, tuple[str, ...]]]]) -> dict[Any, Guard]:
+    """A guard for each row, disjoint from the others of its source and event.
+
+    The rows of one (source, event) are told apart by the fewest variables
+    that do it, the same ones for every row, so that the guards, which name
+    exactly the values that each row was taken with, are disjoint over the
+    whole domain, not only over the reachable configurations.
+    """
     groups: dict[tuple[str, str], list[Any]] = {}
     for key in rows:
         groups.setdefault(key[:2], []).append(key)
-    guards: dict[Any, str] = {}
+    guards: dict[Any, Guard] = {}
     for keys in groups.values():
+        if len(keys) == 1:
+            guards[keys[0]] = TRUE
+            continue
+        chosen = _separating(keys, rows)
         for key in keys:
-            if len(keys) == 1:
-                guards[key] = ""
+            if chosen is None:
+                guards[key] = UNDECIDED
                 continue
-            mine = [occurrence[0] for occurrence in rows[key]]
-            others = [occurrence[0] for other in keys if other != key for occurrence in rows[other]]
-            guards[key] = _separate(mine, others)
+            points = {tuple(values[name] for name in chosen) for values, _, _ in rows[key]}
+            guards[key] = _cover(chosen, points)
     return guards
 
 
-# The guard of a row that no combination of VARIABLES tells apart from the
-# other rows of its source and event; the docs build fails on it.
-UNDECIDED = "undecided: the variables do not tell this row apart"
-
-
-def _separate(mine: list[dict[str, str]], others: list[dict[str, str]]) -> str:
+def _separating(keys: list[Any], rows: dict[Any, Any]) -> tuple[str, ...] | None:
     names = list(VARIABLES)
-    for size in (1, 2, 3, 4):
+    for size in range(1, 6):
         for chosen in combinations(names, size):
-            own = {tuple(v[n] for n in chosen) for v in mine}
-            if own.isdisjoint(tuple(v[n] for n in chosen) for v in others):
-                return " and ".join(
-                    f"{n} = {values[0]}" if len(values) == 1 else f"{n} in {{{', '.join(values)}}}"
-                    for n, values in ((n, sorted({v[n] for v in mine})) for n in chosen)
+            owner: dict[tuple[str, ...], Any] = {}
+            if all(
+                owner.setdefault(tuple(values[name] for name in chosen), key) == key
+                for key in keys
+                for values, _, _ in rows[key]
+            ):
+                return chosen
+    return None
+
+
+def _cover(names: tuple[str, ...], points: set[tuple[str, ...]]) -> Guard:
+    """Exactly ``points`` (tuples of values of ``names``) as few conjunctions of "in" tests."""
+    boxes = [tuple(frozenset((value,)) for value in point) for point in sorted(points)]
+    merged = True
+    while merged:  # two boxes that differ in one variable are one box
+        merged = False
+        for a, b in combinations(boxes, 2):
+            differ = [i for i in range(len(names)) if a[i] != b[i]]
+            if len(differ) == 1:
+                i = differ[0]
+                boxes.remove(a)
+                boxes.remove(b)
+                boxes.append((*a[:i], a[i] | b[i], *a[i + 1 :]))
+                merged = True
+                break
+    return (
+        tuple(
+            sorted(
+                tuple(
+                    (name, tuple(v for v in DOMAINS[name] if v in allowed))
+                    for name, allowed in zip(names, box, strict=True)
+                    if set(allowed) != set(DOMAINS[name])
                 )
-    return UNDECIDED
-
-
-def explore(stream: bool = False) -> list[Transition]:
-    """The table of every transition of the reachable states (the fixpoint), with guards."""
-    reachable = reach(stream)
-    guards = _guards(reachable.rows)
-    return [
-        Transition(
-            source,
-            event,
-            target,
-            clause,
-            _abstract(occurrences[0][2]),
-            guard=guards[(source, event, target, clause)],
-            gets=" or ".join(dict.fromkeys(occurrence[1] for occurrence in occurrences)),
-            cites=tuple(dict.fromkeys(cited for occurrence in occurrences for cited in occurrence[3])),
+                for box in boxes
+            )
         )
-        for (source, event, target, clause), occurrences in sorted(reachable.rows.items())
-    ]
+        or TRUE
+    )
 
 
-TRANSITIONS: list[Transition] = explore()
-STREAM_TRANSITIONS: list[Transition] = [
-    t
-    for t in explore(stream=True)
-    if (t.source, t.event, t.target, t.clause)
-    not in {(u.source, u.event, u.target, u.clause) for u in TRANSITIONS}
-]
+@dataclass(frozen=True)
+class Row:
+    """A transition with the data that the published tables carry."""
+
+    transition: Transition
+    when: Guard
+    results: tuple[Got, ...]
+    # Which table: "" for every channel, "stream" for the stream channel's own.
+    table: str
+
+
+def explore() -> list[Row]:
+    """Every transition of the reachable states of both channels (the fixpoints), with guards.
+
+    The guards are derived from both explorations at once, so that a stream
+    channel's rows and the rows that every channel takes are disjoint too.
+    """
+    plain = reach(stream=False).rows
+    stream = reach(stream=True).rows
+    every = {key: [*plain.get(key, []), *stream.get(key, [])] for key in {*plain, *stream}}
+    guards = _guards(every)
+    out = []
+    for key in sorted(every, key=lambda k: (k not in plain, k)):
+        source, event, target, clause, got = key
+        occurrences = every[key]
+        gets = say(got)
+        note = _abstract(occurrences[0][1])
+        out.append(
+            Row(
+                Transition(
+                    source,
+                    event,
+                    target,
+                    clause,
+                    _adds(note, gets),
+                    guard=show(guards[key]),
+                    gets=gets,
+                    cites=tuple(dict.fromkeys(cited for _, _, cites in occurrences for cited in cites)),
+                ),
+                guards[key],
+                got,
+                "" if key in plain else "stream",
+            )
+        )
+    return out
+
+
+def _adds(note: str, gets: str) -> str:
+    """``note`` if it says more than ``gets``, else "" (a note that only names the call is dropped)."""
+    said = re.sub(r"^(the (client|server)'s (pending or next )?call|a second (client|server)) ", "", note)
+    return "" if said in gets else note
+
+
+ROWS: list[Row] = explore()
+TRANSITIONS: list[Transition] = [row.transition for row in ROWS if not row.table]
+STREAM_TRANSITIONS: list[Transition] = [row.transition for row in ROWS if row.table == "stream"]
 
 __all__ = [
     "CLAUSES",
+    "DOMAINS",
     "EVENTS",
+    "EVENT_VARIABLES",
+    "PHASES",
+    "ROWS",
     "STATES",
     "STREAM_TRANSITIONS",
     "TRANSITIONS",
@@ -1268,10 +1477,13 @@ __all__ = [
     "ChannelModel",
     "Event",
     "Transition",
+    "configuration",
     "events",
     "explore",
+    "holds",
     "label",
     "reach",
+    "results",
     "sequences",
     "signature",
     "variables",

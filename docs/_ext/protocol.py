@@ -1,18 +1,23 @@
 """Render the protocol of ``spec/model.py`` at build time, and check its tests.
 
-The pages about the protocol are generated from the same tables that the
-conformance suite runs: ``spec.model`` exposes ``CLAUSES``, ``STATES`` and
-``TRANSITIONS``, and the tests in ``tests/`` and ``spec/`` cite the clauses
-they prove with ``@pytest.mark.clause("ID", ...)``. The citations are read
-by parsing the test files with :mod:`ast`; nothing is run.
+The pages about the protocol are generated from the data that the
+conformance suite runs: ``docs/protocol.json`` (``protocol_data``), which
+``spec.publish`` writes from ``spec.model`` and which the build checks to be
+current, gives the states, events, variables, phases and transitions;
+``spec.model`` gives ``CLAUSES``; the tests in ``tests/`` and ``spec/`` cite
+the clauses they prove with ``@pytest.mark.clause("ID", ...)``. The
+citations are read by parsing the test files with :mod:`ast`; nothing is run.
 
 Directives:
 
-``.. protocol-events::``       what each event label of the tables means (EVENTS)
+``.. protocol-events::``       what each event label of the tables means
 ``.. protocol-states::``       the states, one row each
-``.. protocol-variables::``    the state variables that guards are written in (VARIABLES)
-``.. protocol-transitions::``  the transition table, with guards
-``.. protocol-diagram::``      one ``:view:`` of the state diagram, laid out by Graphviz's dot
+``.. protocol-variables::``    the variables, with their domains and start values
+``.. protocol-phases::``       the state as a function of the variables
+``.. protocol-walk::``         a scenario walked through the published machine
+``.. protocol-transitions::``  one section per source state, with guards
+``.. protocol-index::``        a link to each source state's section
+``.. protocol-diagram::``      one ``:view:`` of the state diagram (sphinx.ext.graphviz, SVG)
 ``.. protocol-clauses::``      every clause (or one ``:group:``, or one ``:kind:``), with its tests
 ``.. protocol-tests::``        every test, with the clauses it cites and its source
 
@@ -33,12 +38,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib
+import json
 import re
-import shutil
-import subprocess
 import sys
 import traceback
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,6 +52,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.ext.graphviz import graphviz
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
@@ -93,6 +99,8 @@ class Protocol:
     # What the labels of the tables mean, and the variables that guards use.
     events: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    # docs/protocol.json, which the tables are rendered from.
+    data: dict[str, Any] = field(default_factory=dict)
     loaded: bool = False
     fingerprint: str = ""
 
@@ -103,13 +111,21 @@ class Protocol:
 
     def table(self, name: str) -> list[tuple[str, Any]]:
         """The numbered transitions of ``TRANSITIONS`` or of one of the extra tables."""
-        if name == "TRANSITIONS":
-            return [(str(i), t) for i, t in enumerate(self.transitions, 1)]
-        prefix, rows = self.extra.get(name, ("", []))
-        return [(f"{prefix}{i}", t) for i, t in enumerate(rows, 1)]
+        rows = self.transitions if name == "TRANSITIONS" else self.extra.get(name, ("", []))[1]
+        return [(t.id, t) for t in rows]
 
     def all_transitions(self) -> list[tuple[str, Any]]:
         return [row for name in ["TRANSITIONS", *self.extra] for row in self.table(name)]
+
+    def phase(self, values: dict[str, str]) -> str:
+        """The state of a configuration: the first phase whose condition holds."""
+        return str(
+            next(
+                p["state"]
+                for p in self.data["phases"]
+                if _holds([tuple(c.items()) for c in p["when"]], values)
+            )
+        )
 
     def transitions_of(self, clause_id: str) -> list[tuple[str, Any]]:
         return [(n, t) for n, t in self.all_transitions() if t.clause == clause_id]
@@ -120,6 +136,60 @@ class Protocol:
             if kind is None or kind_of(clause) == kind:
                 groups.setdefault(clause.group, []).append(clause)
         return groups
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """One transition of docs/protocol.json."""
+
+    id: str
+    source: str
+    event: str
+    target: str
+    clause: str
+    outcome: str  # the model's note on the step
+    guard: str
+    gets: str
+    cites: tuple[str, ...]
+    when: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
+
+
+def published_rows(data: dict[str, Any]) -> list[PublishedRow]:
+    return [
+        PublishedRow(
+            row["id"],
+            row["source"],
+            row["event"],
+            row["target"],
+            row["clause"],
+            row["note"],
+            row["guard"],
+            row["gets"],
+            tuple(row["cites"]),
+            tuple(
+                tuple((name, tuple(values)) for name, values in conjunction.items())
+                for conjunction in row["when"]
+            ),
+        )
+        for row in data["transitions"]
+    ]
+
+
+def load_data(root: Path, srcdir: Path, config: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The published protocol (``protocol_data``), and whether it is what the model gives now."""
+    path = srcdir / config.protocol_data
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        return {}, [(f"{path}:1", f"cannot read the published protocol: {exc}")]
+    publisher, error = load_model(root, config.protocol_publisher)
+    if publisher is None:
+        return data, [(f"{path}:1", f"cannot import {config.protocol_publisher}:\n{error}")]
+    if publisher.text() != text:
+        command = f"python -m {config.protocol_publisher} {path.relative_to(root).as_posix()}"
+        return data, [(f"{path}:1", f"{config.protocol_data} is stale: run {command}")]
+    return data, []
 
 
 def kind_of(clause: Any) -> str:
@@ -387,13 +457,18 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     else:
         try:
             protocol.clauses = dict(module.CLAUSES)
-            protocol.states = dict(module.STATES)
-            protocol.transitions = list(module.TRANSITIONS)
-            protocol.events = dict(getattr(module, "EVENTS", {}))
-            protocol.variables = dict(getattr(module, "VARIABLES", {}))
-            for name, prefix in dict(config.protocol_extra_transitions).items():
-                if hasattr(module, name):
-                    protocol.extra[name] = (prefix, list(getattr(module, name)))
+            data, stale = load_data(root, Path(app.srcdir), config)
+            problems.extend(stale)
+            # The tables are the published file's: the reader's data is what the page shows.
+            protocol.data = data
+            protocol.states = {s["name"]: s["meaning"] for s in data.get("states", [])}
+            protocol.events = {e["label"]: e["meaning"] for e in data.get("events", [])}
+            protocol.variables = {v["name"]: v["meaning"] for v in data.get("variables", [])}
+            rows = published_rows(data) if data else []
+            prefixes = dict(config.protocol_extra_transitions)
+            protocol.transitions = [t for t in rows if not t.id.startswith(tuple(prefixes.values()) or "\0")]
+            for name, prefix in prefixes.items():
+                protocol.extra[name] = (prefix, [t for t in rows if t.id.startswith(prefix)])
             protocol.loaded = True
         except AttributeError as exc:
             problems.append(
@@ -436,6 +511,8 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
 
     if protocol.loaded and module is not None:
         problems.extend((where(name), message) for name, message in check_relation(module, protocol, config))
+    if protocol.data:
+        problems.extend((__file__, message) for message in check_summaries(protocol))
 
     patterns = python_files_patterns(root)
     for path in test_files(root, list(config.protocol_test_dirs), patterns):
@@ -570,7 +647,7 @@ def check_relation(module: Any, protocol: Protocol, config: Any) -> list[tuple[s
                             f"a call raises {raised}, which {', '.join(clauses)} does not state",
                         )
                     )
-        if getattr(t, "guard", "").startswith(getattr(module, "UNDECIDED", "\0")):
+        if "undecided" in getattr(t, "guard", ""):
             problems.append(
                 (
                     "VARIABLES",
@@ -635,28 +712,12 @@ def on_env_purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
 def on_env_merge_info(app: Sphinx, env: BuildEnvironment, docnames: Any, other: BuildEnvironment) -> None:
     _users(env).update(getattr(other, "protocol_users", set()))
     _hosts(env).update(getattr(other, "protocol_hosts", {}))
-    _diagrams(env).update(getattr(other, "protocol_diagrams", {}))
 
 
 def _users(env: BuildEnvironment) -> set[str]:
     if not hasattr(env, "protocol_users"):
         env.protocol_users = set()  # type: ignore[attr-defined]
     return env.protocol_users  # type: ignore[attr-defined,no-any-return]
-
-
-def _diagrams(env: BuildEnvironment) -> dict[str, str]:
-    """The full-size SVG of each diagram view, by file name."""
-    if not hasattr(env, "protocol_diagrams"):
-        env.protocol_diagrams = {}  # type: ignore[attr-defined]
-    return env.protocol_diagrams  # type: ignore[attr-defined,no-any-return]
-
-
-def on_build_finished(app: Sphinx, exception: Exception | None) -> None:
-    if exception is None and app.builder.format == "html":
-        images = Path(app.outdir) / "_images"
-        images.mkdir(parents=True, exist_ok=True)
-        for filename, svg in _diagrams(app.env).items():
-            (images / filename).write_text(svg, encoding="utf-8")
 
 
 def _hosts(env: BuildEnvironment) -> dict[str, str]:
@@ -680,8 +741,17 @@ def make_ref(kind: str, anchor: str, text: str, *, literal: bool = True) -> prot
     return node
 
 
+# Where a diagram's states link to, until the page that hosts the transitions is known.
+TRANSITIONS_PAGE = "@transitions-page@"
+
+
 def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     hosts = _hosts(app.env)
+    for diagram in doctree.findall(graphviz):
+        if TRANSITIONS_PAGE in diagram["code"]:
+            host = hosts.get("from", docname)
+            page = app.builder.get_relative_uri(docname, host) or app.builder.get_target_uri(host)
+            diagram["code"] = diagram["code"].replace(TRANSITIONS_PAGE, page)
     for node in list(doctree.findall(protocol_ref)):
         host = hosts.get(node["kind"])
         if host is None:
@@ -723,12 +793,13 @@ class StateRole(_ProtocolRole):
 
 class _ProtocolDirective(SphinxDirective):
     has_content = False
-    host_kind = ""
+    # The kinds of anchor that this directive's page hosts (make_ref's kind).
+    host_kinds: tuple[str, ...] = ()
 
     def run(self) -> list[nodes.Node]:
         _users(self.env).add(self.env.docname)
-        if self.host_kind:
-            _hosts(self.env)[self.host_kind] = self.env.docname
+        for kind in self.host_kinds:
+            _hosts(self.env)[kind] = self.env.docname
         protocol: Protocol = current()
         if not protocol.loaded:
             note = nodes.warning()
@@ -785,7 +856,7 @@ def _join(items: list[nodes.Node], sep: str = ", ") -> list[nodes.Node]:
 
 
 class StatesDirective(_ProtocolDirective):
-    host_kind = "state"
+    host_kinds = ("state",)
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         rows = []
@@ -827,72 +898,220 @@ class EventsDirective(_ProtocolDirective):
 
 
 class VariablesDirective(_ProtocolDirective):
-    """The state variables that the guards are written in (the model's VARIABLES)."""
+    """The variables that phases and guards are written in: domain, start value, meaning."""
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
-        rows = [[[nodes.literal(text=name)], self.para(text)] for name, text in protocol.variables.items()]
-        return [_table(["Variable", "Meaning"], [25, 75], rows, ["protocol-variables"])]
+        rows = []
+        for variable in protocol.data.get("variables", []):
+            start = variable["start"]
+            rows.append(
+                [
+                    [nodes.literal(text=variable["name"])],
+                    _join([nodes.literal(text=value) for value in variable["domain"]], " · "),
+                    [nodes.emphasis(text="per event")] if start is None else [nodes.literal(text=start)],
+                    self.para(variable["meaning"]),
+                ]
+            )
+        return [
+            _table(["Variable", "Domain", "Start", "Meaning"], [14, 22, 10, 54], rows, ["protocol-variables"])
+        ]
+
+
+def _guard_text(guard: list[dict[str, list[str]]]) -> str:
+    def test(name: str, allowed: list[str]) -> str:
+        return f"{name} = {allowed[0]}" if len(allowed) == 1 else f"{name} in {{{', '.join(allowed)}}}"
+
+    parts = [
+        " and ".join(test(name, allowed) for name, allowed in alternative.items()) for alternative in guard
+    ]
+    return " or ".join(parts) if parts != [""] else "otherwise"
+
+
+class PhasesDirective(_ProtocolDirective):
+    """The named state as a function of the variables: the first row whose condition holds."""
+
+    def render(self, protocol: Protocol) -> list[nodes.Node]:
+        rows = [
+            [
+                [nodes.Text(str(number))],
+                [make_ref("state", f"state-{nodes.make_id(phase['state'])}", phase["state"])],
+                [nodes.Text(_guard_text(phase["when"]))],
+            ]
+            for number, phase in enumerate(protocol.data.get("phases", []), 1)
+        ]
+        return [
+            _table(["#", "State", "when (the first row that holds)"], [6, 24, 70], rows, ["protocol-phases"])
+        ]
+
+
+def transitions_anchor(state: str) -> str:
+    return f"from-{nodes.make_id(state)}"
 
 
 class TransitionsDirective(_ProtocolDirective):
-    """One table per source state, in the order of STATES; rows keep the model's numbering."""
+    """One section per source state, in the order of STATES, with the rows of every table.
 
-    host_kind = "transition"
-    option_spec: ClassVar[dict[str, Any]] = {"table": directives.unchanged}
+    The rows of one state are grouped by event, so that the guards that
+    choose among them are read together; a row numbered S… is one that only
+    a stream channel takes.
+    """
+
+    # "from": the section of one source state's transitions.
+    host_kinds = ("transition", "from")
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
-        name = self.options.get("table", "TRANSITIONS")
-        table = protocol.table(name)
-        if name != "TRANSITIONS" and name not in protocol.extra:
-            if name not in self.config.protocol_extra_transitions:
-                logger.warning(f"{name} is not in protocol_extra_transitions", location=self.get_location())
-            return [nodes.paragraph(text=f"The model defines no {name}.")]
         out: list[nodes.Node] = []
+        rows_of: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+        for number, t in protocol.all_transitions():
+            rows_of[t.source].append((number, t))
+        events = list(protocol.events)
         for source in protocol.states:
-            rows = []
-            for number, t in table:
-                if t.source != source:
-                    continue
-                num = nodes.inline("", "", ids=[f"transition-{number}"])
-                num += nodes.Text(str(number))
-                gets: list[nodes.Node] = [nodes.Text(getattr(t, "gets", "") or "")]
-                if t.outcome:
-                    gets += [
-                        nodes.Text(" " if gets else ""),
-                        nodes.inline(text=f"({t.outcome})", classes=["protocol-note"]),
-                    ]
-                clauses = getattr(t, "cites", ()) or (t.clause,)
-                rows.append(
-                    [
-                        [num],
-                        [nodes.literal(text=t.event)],
-                        [nodes.Text(getattr(t, "guard", "") or "—")],
-                        [make_ref("state", f"state-{nodes.make_id(t.target)}", t.target)]
-                        if t.target != source
-                        else [nodes.emphasis(text="(stays)")],
-                        gets,
-                        _join([make_ref("clause", f"clause-{nodes.make_id(c)}", c) for c in clauses], " "),
-                    ]
-                )
-            if not rows:
-                continue
-            heading = nodes.rubric(classes=["protocol-from"])
-            heading += nodes.Text("From ")
-            heading += make_ref("state", f"state-{nodes.make_id(source)}", source)
-            out.append(heading)
-            out.append(
-                _table(
-                    ["#", "Event", "Guard", "To", "What the calls get", "Clause"],
-                    [4, 16, 18, 14, 30, 18],
-                    rows,
-                    ["protocol-transitions"],
-                )
+            table = sorted(
+                rows_of.get(source, []),
+                key=lambda row: (events.index(row[1].event) if row[1].event in events else len(events),),
             )
+            if not table:
+                continue
+            rows = [self.row(number, t, source) for number, t in table]
+            section = nodes.section(ids=[transitions_anchor(source)], classes=["protocol-from"])
+            title = nodes.title()
+            title += nodes.Text(f"From {source}")
+            section += title
+            intro = nodes.paragraph()
+            intro += make_ref("state", f"state-{nodes.make_id(source)}", source)
+            intro += nodes.Text(": ")
+            intro.extend(self.para(protocol.states[source]))
+            intro += nodes.Text(f" {len(table)} transitions.")
+            section += intro
+            section += _table(
+                ["#", "Event", "Guard", "To", "What the calls get", "Clause"],
+                [5, 14, 26, 13, 27, 15],
+                rows,
+                ["protocol-transitions"],
+            )
+            out.append(section)
         return out
+
+    def row(self, number: str, t: Any, source: str) -> list[list[nodes.Node]]:
+        num = nodes.inline("", "", ids=[f"transition-{number}"])
+        num += nodes.Text(str(number))
+        gets: list[nodes.Node] = [nodes.Text(t.gets)]
+        if t.outcome:
+            gets += [nodes.Text(" "), nodes.inline(text=f"({t.outcome})", classes=["protocol-note"])]
+        return [
+            [num],
+            [nodes.literal(text=t.event)],
+            [nodes.Text(t.guard)],
+            [make_ref("from", transitions_anchor(t.target), t.target)]
+            if t.target != source
+            else [nodes.emphasis(text="(stays)")],
+            gets,
+            _join([make_ref("clause", f"clause-{nodes.make_id(c)}", c) for c in t.cites], " "),
+        ]
+
+
+class IndexDirective(_ProtocolDirective):
+    """A link to each source state's transitions, with how many there are."""
+
+    def render(self, protocol: Protocol) -> list[nodes.Node]:
+        counts: dict[str, int] = defaultdict(int)
+        for _, t in protocol.all_transitions():
+            counts[t.source] += 1
+        items = nodes.bullet_list(classes=["protocol-index"])
+        for state in protocol.states:
+            item = nodes.list_item()
+            para = nodes.paragraph()
+            para += make_ref("from", transitions_anchor(state), f"From {state}", literal=False)
+            para += nodes.Text(f": {counts[state]} transitions")
+            item += para
+            items += item
+        return [items]
+
+
+class WalkDirective(_ProtocolDirective):
+    """A scenario walked through the published machine: one event label per content line.
+
+    Each step names the row it takes, so that the narration is the table's
+    own: the build fails if an event is not enabled where the walk is.
+    """
+
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = {"machine": directives.unchanged}
+
+    def render(self, protocol: Protocol) -> list[nodes.Node]:
+        machine = self.options.get("machine", "Channel")
+        walk = protocol.data["machines"][machine]
+        # A plain channel takes the rows of the first table; a stream channel, every row.
+        rows = protocol.transitions if machine == "Channel" else [t for _, t in protocol.all_transitions()]
+        names = walk["variables"]
+        configuration = walk["start"]
+        steps = nodes.enumerated_list(classes=["protocol-walk"])
+        for line in self.content:
+            wanted = line.strip()
+            if not wanted:
+                continue
+            here = walk["configurations"][configuration]
+            choices = [(i, nxt) for i, nxt in here["steps"] if walk["events"][i]["label"] == wanted]
+            if not choices:
+                logger.warning(f"the walk cannot take {wanted!r} here", location=self.get_location())
+                return []
+            index, following = choices[0]
+            event = walk["events"][index]
+            values = {**dict(zip(names, here["values"], strict=True)), **_event_values(here, event)}
+            state = protocol.phase(values)
+            chosen = [t for t in rows if t.source == state and t.event == wanted and _holds(t.when, values)]
+            if len(chosen) != 1:
+                logger.warning(
+                    f"{len(chosen)} transitions of {state} on {wanted!r} hold for {values}",
+                    location=self.get_location(),
+                )
+                return []
+            row = chosen[0]
+            item = nodes.list_item()
+            para = nodes.paragraph()
+            para += nodes.literal(text=wanted)
+            para += nodes.Text(" — ")
+            para += make_ref("transition", f"transition-{row.id}", f"row {row.id}", literal=False)
+            para += nodes.Text(": ")
+            para += make_ref("from", transitions_anchor(state), state)
+            para += nodes.Text(" → ")
+            para += make_ref("from", transitions_anchor(row.target), row.target)
+            para += nodes.Text(f"; {row.gets}.")
+            item += para
+            steps += item
+            configuration = following
+        return [steps]
+
+
+def _holds(when: Any, values: dict[str, str]) -> bool:
+    return any(all(values[name] in allowed for name, allowed in conjunction) for conjunction in when)
+
+
+def _event_values(configuration: dict[str, Any], event: dict[str, Any]) -> dict[str, str]:
+    """room and writer, as the variables table defines them."""
+    room = configuration["room"]
+    if event["kind"] == "client":
+        room = event["arg"] if event["op"] == "read_items" else 1
+    items = configuration["writer"]
+    if event["op"] == "write_items" and event["kind"] in ("server", "race"):
+        items = len(event["arg"])
+    if items is None:
+        writer = "none"
+    else:
+        writer = (
+            "exhausted"
+            if items == 0
+            else "fits"
+            if items < room
+            else "fills"
+            if items == room
+            else "overflows"
+        )
+    return {"room": "0" if room == 0 else "1" if room == 1 else "more than 1", "writer": writer}
 
 
 class DiagramDirective(_ProtocolDirective):
-    """One view of the state diagram, laid out by dot, with a link to the full-size SVG."""
+    """One view of the state diagram, laid out by sphinx.ext.graphviz; each state links to its transitions."""
 
     option_spec: ClassVar[dict[str, Any]] = {"view": directives.unchanged_required}
 
@@ -904,27 +1123,19 @@ class DiagramDirective(_ProtocolDirective):
                 f"no diagram view {view!r}; views: {', '.join(views)}", location=self.get_location()
             )
             return []
-        suffix = self.config.html_file_suffix or ".html"
-        here = Path(self.env.docname).name + suffix
-        try:
-            svg = render_dot(dot_source(protocol.states, protocol.transitions, views[view], here))
-        except RuntimeError as exc:
-            logger.warning(str(exc), location=self.get_location())
-            return []
-        filename = f"protocol-{view}.svg"
-        # The full-size picture, written to _images/ when the build ends: its
-        # links go back up to this page.
-        _diagrams(self.env)[filename] = svg.replace(f'href="{here}#', f'href="../{self.env.docname}{suffix}#')
-        up = "../" * self.env.docname.count("/")
-        inline = svg[svg.index("<svg") :]
-        html = (
-            f'<div class="protocol-diagram-scroll">{inline}</div>'
-            f'<p class="protocol-diagram-link"><a href="{up}_images/{filename}">'
-            "Open the full-size picture</a></p>"
-        )
-        figure = nodes.container(classes=["protocol-diagram"])
-        figure += nodes.raw("", html, format="html")
-        return [figure]
+        summaries = [summary for summary in SUMMARIES if summary.view == view]
+        arcs = [
+            t
+            for t in views[view]
+            if not any(t.source not in ENDING and t.event in summary.events for summary in summaries)
+        ]
+        node = graphviz()
+        # The page of the transitions is known once every page is read: on_doctree_resolved.
+        node["code"] = dot_source(protocol.states, protocol.transitions, arcs, TRANSITIONS_PAGE)
+        node["options"] = {"docname": self.env.docname}
+        node["alt"] = f"State diagram: {view}"
+        node["classes"] = ["protocol-diagram"]
+        return [nodes.paragraph("", "", *self.para(summary.sentence)) for summary in summaries] + [node]
 
 
 class ClausesDirective(_ProtocolDirective):
@@ -932,7 +1143,7 @@ class ClausesDirective(_ProtocolDirective):
         "group": directives.unchanged,
         "kind": lambda argument: directives.choice(argument, ("protocol", "project")),
     }
-    host_kind = "clause"
+    host_kinds = ("clause",)
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         wanted = self.options.get("group")
@@ -990,7 +1201,7 @@ def _field(name: str, body: list[nodes.Node]) -> nodes.field:
 
 
 class TestsDirective(_ProtocolDirective):
-    host_kind = "test"
+    host_kinds = ("test",)
     option_spec: ClassVar[dict[str, Any]] = {"source": directives.flag}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
@@ -1057,66 +1268,184 @@ def diagram_views(transitions: list[Any]) -> dict[str, list[Any]]:
     return views
 
 
+@dataclass(frozen=True)
+class Summary:
+    """One sentence that stands for many arcs of a view, as h11's docs do for its ERROR state.
+
+    From every state where both ends are open (not in ENDING), each of
+    ``events`` leads where ``target`` says for the configuration's values,
+    or keeps its state (a refused call). The build checks the sentence on
+    every configuration of the published walk; the view then leaves those
+    arcs out.
+    """
+
+    view: str
+    events: tuple[str, ...]
+    sentence: str
+    target: Callable[[dict[str, str]], str]
+
+
+SUMMARIES = [
+    Summary(
+        "server-ends",
+        (
+            "server block ends",
+            "server block raises",
+            "server block re-raises",
+            "server task cancelled",
+            "server aclose",
+        ),
+        "From every state where both ends are open, the server block leaving (``server block ends``, "
+        "``server block raises``, ``server block re-raises``), ``server task cancelled`` and "
+        "``server aclose`` lead to :state:`SERVER_ENDED` while the client has no pending call, and to "
+        ":state:`FINISHED` while it has one: that call learns how the block ended. The diagram draws the "
+        "other arcs.",
+        lambda values: "FINISHED" if values["client_call"] != "none" else "SERVER_ENDED",
+    ),
+    Summary(
+        "client-ends",
+        ("client aclose", "abandon client"),
+        "From every state where both ends are open, ``client aclose`` and ``abandon client`` lead to "
+        ":state:`CLIENT_CLOSED` (the server's pending call, if any, raises ``GeneratorExit``), or to "
+        ":state:`FINISHED` while the server's ``async with`` waits for the first request (it raises "
+        "``ClientClosedError``); a ``client aclose`` made while another client call is pending raises "
+        "``AlreadyRunningError`` and keeps the state. The diagram draws the other arcs.",
+        lambda values: "FINISHED" if values["server"] == "entering" else "CLIENT_CLOSED",
+    ),
+]
+
+
+def check_summaries(protocol: Protocol) -> list[str]:
+    """The summaries that some configuration of the published Channel walk contradicts."""
+    walk = protocol.data["machines"]["Channel"]
+    wrong = []
+    for summary in SUMMARIES:
+        for configuration in walk["configurations"]:
+            values = dict(zip(walk["variables"], configuration["values"], strict=True))
+            state = protocol.phase(values)
+            if state in ENDING:
+                continue
+            for index, following in configuration["steps"]:
+                if walk["events"][index]["label"] not in summary.events:
+                    continue
+                reached = walk["configurations"][following]
+                target = protocol.phase(dict(zip(walk["variables"], reached["values"], strict=True)))
+                if target not in (state, summary.target(values)):
+                    wrong.append(
+                        f"the summary of the {summary.view} view says {walk['events'][index]['label']} leads "
+                        f"{state} to {summary.target(values)}, but it leads {values} to {target}"
+                    )
+    return wrong
+
+
 def _dot_id(name: str) -> str:
     return '"' + name.replace('"', r"\"") + '"'
 
 
-def dot_source(states: dict[str, str], transitions: list[Any], arcs: list[Any], page: str) -> str:
-    """A dot graph of ``arcs``: one edge per (source, target), one label line per event.
+# How an arc is drawn, by the kind of event that takes it: (kind, test on the label, dot style).
+ARC_KINDS = [
+    ("cancellation or race", lambda e: "cancel" in e, 'color="#b35900", fontcolor="#b35900", style=dashed'),
+    (
+        "server block leaves, client abandoned",
+        lambda e: e.startswith(("server block", "abandon")),
+        'color="#6b4c9a", fontcolor="#6b4c9a", style=dotted, penwidth=1.4',
+    ),
+    ("client call", lambda e: e.startswith("client"), 'color="#1f4e8c", fontcolor="#1f4e8c"'),
+    ("server call", lambda e: True, 'color="#2d6a2d", fontcolor="#2d6a2d"'),
+]
 
-    Each state links to its row of the states table on ``page``.
+# The variables that never vary in a plain channel (no read_items, no write_items): the
+# diagrams, which draw a plain channel, leave them out of the guards they show.
+_STREAM_ONLY = {"writer", "batch"}
+
+
+def _style(style: str, name: str) -> str:
+    """The value of one attribute in a dot attribute list such as ``color="#fff", style=dashed``."""
+    found = re.search(rf'\b{name}="?([^",]+)', style)
+    return found.group(1) if found else ""
+
+
+def arc_kind(event: str) -> str:
+    return next(kind for kind, test, _ in ARC_KINDS if test(event))
+
+
+def _plain_guard(when: Any) -> str:
+    parts = []
+    for conjunction in when:
+        tests = [
+            f"{name} = {allowed[0]}" if len(allowed) == 1 else f"{name} in {{{', '.join(allowed)}}}"
+            for name, allowed in conjunction
+            if name not in _STREAM_ONLY
+        ]
+        parts.append(" and ".join(tests))
+    return " or ".join(dict.fromkeys(p for p in parts if p))
+
+
+def dot_source(states: dict[str, str], transitions: list[Any], arcs: list[Any], page: str) -> str:
+    """A dot graph of ``arcs``: one edge per (source, target, kind of event), one label line per event.
+
+    An event that leads one state to several targets shows, on each arc, the
+    guard that chooses it. Each state links to its transitions on ``page``;
+    a new channel starts at the black dot.
     """
-    loops = defaultdict(int)
+    loops: dict[str, int] = defaultdict(int)
+    targets: dict[tuple[str, str], set[str]] = defaultdict(set)
     for t in transitions:
         if t.source == t.target:
             loops[t.source] += 1
-    events: dict[tuple[str, str], list[str]] = {}
+        else:
+            targets[(t.source, t.event)].add(t.target)
+    edges: dict[tuple[str, str, str], dict[str, list[str]]] = {}
     for t in arcs:
-        labels = events.setdefault((t.source, t.target), [])
-        if t.event not in labels:
-            labels.append(t.event)
-    used = [s for s in states if any(s in pair for pair in events)]
-    ending_view = all(t.target in ENDING for t in arcs)
+        labels = edges.setdefault((t.source, t.target, arc_kind(t.event)), {})
+        guards = labels.setdefault(t.event, [])
+        if len(targets[(t.source, t.event)]) > 1:
+            guards.append(_plain_guard(t.when))
+    used = [s for s in states if any(s in edge[:2] for edge in edges)]
     lines = [
         "digraph protocol {",
-        f"  graph [rankdir={'LR' if ending_view else 'TB'}, nodesep=0.25, ranksep=0.4, "
-        'bgcolor="white", pad=0.15];',
+        '  graph [rankdir=TB, nodesep=0.3, ranksep=0.45, bgcolor="white", pad=0.15];',
         '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", color="#3b5b92", '
         'fontname="Helvetica", fontsize=12, margin="0.08,0.04"];',
-        '  edge [fontname="Helvetica", fontsize=11, color="#555555", arrowsize=0.7];',
+        '  edge [fontname="Helvetica", fontsize=10, arrowsize=0.7];',
     ]
+    if "CLIENT_UNSTARTED" in used:
+        lines.append(
+            '  start [shape=circle, style=filled, fillcolor=black, label="", width=0.18, '
+            'tooltip="a new channel"];'
+        )
+        lines.append('  start -> "CLIENT_UNSTARTED" [color=black];')
     for state in used:
-        ending = state in ENDING
         note = f"\\n{loops[state]} events keep it" if loops[state] else ""
         lines.append(
             f"  {_dot_id(state)} [label={_dot_id(state + note)}, "
-            f'URL="{page}#state-{nodes.make_id(state)}", target="_top"'
-            + (', fillcolor="#f6eee6", color="#92603b"' if ending else "")
+            f'URL="{page}#{transitions_anchor(state)}", target="_top", tooltip="{state}: its transitions"'
+            + (', fillcolor="#f6eee6", color="#92603b"' if state in ENDING else "")
             + "];"
         )
-    for (source, target), labels in events.items():
-        text = "\\l".join(labels) + "\\l"
-        lines.append(f"  {_dot_id(source)} -> {_dot_id(target)} [label={_dot_id(text)}];")
+    styles = {kind: style for kind, _, style in ARC_KINDS}
+    for (source, target, kind), labels in edges.items():
+        text = "".join(
+            event + (f" [{' or '.join(dict.fromkeys(guards))}]" if guards else "") + "\\l"
+            for event, guards in labels.items()
+        )
+        lines.append(f"  {_dot_id(source)} -> {_dot_id(target)} [label={_dot_id(text)}, {styles[kind]}];")
+    # The legend, under the states: a sample of the line of each kind of arc that the view draws.
+    glyphs = {"dashed": "- - - - -", "dotted": "· · · · · ·"}
+    cells = "".join(
+        f'<tr><td><font color="{_style(styles[kind], "color")}">'
+        f"{glyphs.get(_style(styles[kind], 'style'), '———')}</font></td>"
+        f'<td align="left">{kind}</td></tr>'
+        for kind, _, _ in ARC_KINDS
+        if any(edge[2] == kind for edge in edges)
+    )
+    lines.append(
+        '  legend [shape=plaintext, style=filled, fillcolor=white, fontsize=10, label=<<table border="0" '
+        f'cellborder="0" cellspacing="0" cellpadding="1"><tr><td colspan="2">Arcs</td></tr>{cells}</table>>];'
+    )
+    lines.append("  { rank=sink; legend; }")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-_DOT_MISSING = (
-    "Graphviz's dot is not on PATH: the protocol diagrams need it. Install it with "
-    "`apt-get install graphviz` (Debian, Ubuntu), `brew install graphviz` (macOS) or from "
-    "https://graphviz.org/download/"
-)
-
-
-def render_dot(source: str) -> str:
-    """The SVG that ``dot`` lays out for ``source``."""
-    dot = shutil.which("dot")
-    if dot is None:
-        raise RuntimeError(_DOT_MISSING)
-    done = subprocess.run([dot, "-Tsvg"], input=source, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"dot failed: {done.stderr}")
-    return done.stdout
 
 
 # --------------------------------------------------------------------------
@@ -1144,12 +1473,19 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # The test directories whose tests take the implementation under test (--impl).
     app.add_config_value("protocol_impl_dirs", ["spec"], "env", [list])
     app.add_config_value("protocol_extra_transitions", {}, "env", [dict])
+    # The published protocol (relative to the source directory), and the module that writes it.
+    app.add_config_value("protocol_data", "protocol.json", "env", [str])
+    app.add_config_value("protocol_publisher", "spec.publish", "env", [str])
     # Each table whose closure is checked -> the arguments of ChannelModel() and events().
     app.add_config_value("protocol_closure", {"TRANSITIONS": {"stream": False}}, "env", [dict])
+    app.setup_extension("sphinx.ext.graphviz")
     app.add_node(protocol_ref)
     app.add_directive("protocol-states", StatesDirective)
     app.add_directive("protocol-events", EventsDirective)
     app.add_directive("protocol-variables", VariablesDirective)
+    app.add_directive("protocol-phases", PhasesDirective)
+    app.add_directive("protocol-walk", WalkDirective)
+    app.add_directive("protocol-index", IndexDirective)
     app.add_directive("protocol-transitions", TransitionsDirective)
     app.add_directive("protocol-diagram", DiagramDirective)
     app.add_directive("protocol-clauses", ClausesDirective)
@@ -1161,6 +1497,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-purge-doc", on_env_purge_doc)
     app.connect("env-merge-info", on_env_merge_info)
     app.connect("doctree-resolved", on_doctree_resolved)
-    app.connect("build-finished", on_build_finished)
     app.connect("autodoc-process-docstring", on_autodoc_process_docstring)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
