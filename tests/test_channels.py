@@ -403,7 +403,7 @@ async def test_repr_shows_the_state_of_both_ends() -> None:
     assert "server=entering" in repr(block)
     producer = asyncio.ensure_future(serve_from(block, 1))
     assert await anext(client) == 1
-    assert "client=started, server=open" in repr(channel)
+    assert "client=open, server=open" in repr(channel)
     with pytest.raises(StopAsyncIteration):
         await anext(client)
     await producer
