@@ -220,7 +220,8 @@ class _Thrown:
 
     def take(self) -> BaseException:
         # Once raised, the exception's traceback holds the receiver's frames:
-        # the sender must not keep it, or an abandoned client stays alive.
+        # the sender must not keep it, or an abandoned client stays alive
+        # (NO-NOISE: no reference cycle keeps a task or frame).
         exc, self.exc = self.exc, None
         assert exc is not None
         return exc
@@ -276,7 +277,11 @@ class _Side:
 
 
 def _wake(side: _Side) -> None:
-    """Wake the side's pending call without a message: it looks at the state."""
+    """Wake the side's pending call without a message: it looks at the state.
+
+    A waiter already done is left alone: setting it again would raise
+    InvalidStateError inside the channel (NO-NOISE).
+    """
     waiter = side.waiter
     if waiter is not None and not waiter.done():
         waiter.set_result(_NOTHING)
@@ -527,7 +532,8 @@ class _Handoff:
         """Check that a call may start on ``side``, bind the channel to the loop,
         and return what the call creates its waiter from (the end's ``waiter_source``)."""
         if side.waiter is not None:
-            # MIRROR-ALREADY-RUNNING: refused before anything moves.
+            # MIRROR-ALREADY-RUNNING, refused before anything moves
+            # (MISUSE-REFUSED-CHANGES-NOTHING), as every refusal below is.
             raise AlreadyRunningError(
                 f"{method}(): the {role} end is already running a call in another "
                 f"task; an end serves one task at a time, as an async generator does"
@@ -630,8 +636,9 @@ class _Handoff:
         try:
             message = await waiter
         except BaseException:
-            # The call ends before it returns, cancelled: a message delivered
-            # to it is held, an offer nobody took is withdrawn.
+            # The call is cancelled: it raises at once (CANCEL-PROMPT), and
+            # leaves the channel usable (CANCEL-LEAVES-USABLE): a message
+            # delivered to it is held, an offer nobody took is withdrawn.
             _received(client, waiter)
             self.withdraw_request()
             raise
@@ -871,7 +878,8 @@ class _Handoff:
             # Woken without a message: the client closed.
             return self.server_take()
         except BaseException:
-            # CANCEL-SEND-UNTAKEN: the call ends untaken; its item is withdrawn.
+            # CANCEL-SEND-UNTAKEN: the call ends untaken; its item is withdrawn
+            # and the end may send again (CANCEL-LEAVES-USABLE).
             self.withdraw(server)
             raise
 

@@ -57,9 +57,9 @@ BUGS = [
         "server-offer-not-withdrawn",
         "CANCEL-SEND-UNTAKEN",
         "a cancelled server call leaves its untaken item offered",
-        "            # CANCEL-SEND-UNTAKEN: the call ends untaken; its item is withdrawn.\n"
+        "            # and the end may send again (CANCEL-LEAVES-USABLE).\n"
         "            self.withdraw(server)\n",
-        "            pass\n",
+        "            # and the end may send again (CANCEL-LEAVES-USABLE).\n            pass\n",
     ),
     Bug(
         "withdrawn-first-request-stays-started",
