@@ -85,13 +85,18 @@ def run(
         "Channel on trio); "
         "below 1 is faster than the reference. Each round's time per item, for every case, and the "
         "memory per idle channel are in `results.json` next to this file, from which the table and "
-        "the plot can be rechecked.",
+        "the plot can be rechecked; the rounds are also in `results.pyperf.json`, for pyperf's "
+        "statistics (`python -m pyperf stats`, `hist`, `compare_to` between two runs).",
     ]
     output.mkdir(parents=True, exist_ok=True)
     per_round = {case.label: case.per_item for case in results.cases}
     (output / "results.json").write_text(
         json.dumps({"idle_bytes": idle, "per_item_seconds_per_round": per_round}, indent=1) + "\n"
     )
+    try:
+        runner.pyperf_suite(results.cases).dump(str(output / "results.pyperf.json"), replace=True)
+    except ImportError:
+        notes.append("pyperf is not installed: no results.pyperf.json was written.")
     (output / "results.md").write_text(report.markdown(results, idle, loops, notes, preamble))
     try:
         report.plot(results, idle, loops, output / "results.png")

@@ -324,6 +324,31 @@ def build_cases(found: list[Contender], loops: list[str], sizes: Sizes) -> list[
     return cases
 
 
+def pyperf_suite(cases: list[Case]) -> Any:
+    """The rounds of every case as a pyperf BenchmarkSuite (one run per round, in seconds per item).
+
+    Written next to the results, so that pyperf's own statistics read our
+    interleaved rounds: ``python -m pyperf stats``, ``hist``, and
+    ``compare_to`` (with its significance test) between two result files.
+    """
+    import pyperf  # type: ignore[import-untyped]
+
+    return pyperf.BenchmarkSuite(
+        [
+            pyperf.Benchmark(
+                [
+                    pyperf.Run(
+                        [value], metadata={"name": case.label, "unit": "second"}, collect_metadata=False
+                    )
+                    for value in case.per_item
+                ]
+            )
+            for case in cases
+            if case.per_item
+        ]
+    )
+
+
 def run_rounds(cases: list[Case], rounds: int, progress: Callable[[int, int, Case], None]) -> None:
     """Run every case once per round, rivals side by side, in an order that changes every round.
 
