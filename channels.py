@@ -483,6 +483,11 @@ def _trio_waiter_source(side: _Side) -> _WaiterSource:
     return _running_trio()
 
 
+# --------------------------------------------------------------------------
+# The handoff: every call of both ends
+# --------------------------------------------------------------------------
+
+
 class _Handoff:
     """The state that the two ends of one channel share (see the table above).
 

@@ -14,7 +14,6 @@ control's distance from 1.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -29,17 +28,6 @@ OLD = "OLD.py"
 CONTROL = "channels.py (a second copy)"
 STREAM_BATCH = 100
 HOT_PATHS = ((runner.DUPLEX, None), (runner.SIMPLEX, None), (runner.STREAM, STREAM_BATCH))
-
-
-def load(path: Path, name: str) -> ModuleType:
-    """The file at ``path``, imported as the module ``name``."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def hot_paths(module: ModuleType, name: str, loops: tuple[str, ...]) -> Contender:
@@ -69,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     found = [
         hot_paths(channels, NEW, loops),
-        hot_paths(load(options.old, "channels_compared"), OLD, loops),
+        hot_paths(runner.load(options.old, "channels_compared"), OLD, loops),
         hot_paths(runner.second_copy(channels), CONTROL, loops),
     ]
     sizes = runner.FULL

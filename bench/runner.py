@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -110,16 +111,20 @@ def optional_modules(notes: list[str]) -> dict[str, ModuleType | None]:
     return modules
 
 
-def second_copy(module: ModuleType) -> ModuleType:
-    """Load the module's file again as a distinct module: the self-ratio control."""
-    name = f"{module.__name__}_second_copy"
-    spec = importlib.util.spec_from_file_location(name, module.__file__ or "")
+def load(path: str | Path, name: str) -> ModuleType:
+    """The file at ``path``, imported as the module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
-    copy = importlib.util.module_from_spec(spec)
-    sys.modules[name] = copy
-    spec.loader.exec_module(copy)
-    return copy
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def second_copy(module: ModuleType) -> ModuleType:
+    """Load the module's file again as a distinct module: the self-ratio control."""
+    return load(module.__file__ or "", f"{module.__name__}_second_copy")
 
 
 def available_contenders(modules: dict[str, ModuleType | None]) -> tuple[list[Contender], list[str]]:
