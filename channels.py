@@ -276,6 +276,14 @@ class _Side:
         self.delivered = 0
 
 
+def _reply_pending(role: str, method: str) -> ReplyPendingError:
+    """An end sent while the reply to its cancelled, delivered call is owed (REPLY-PENDING)."""
+    return ReplyPendingError(
+        f"{method}(): the {role}'s previous call was cancelled after its value was delivered, and the "
+        f"reply to it is still owed; receive it with anext() or asend(None) before sending again"
+    )
+
+
 def _wake(side: _Side) -> None:
     """Wake the side's pending call without a message: it looks at the state.
 
@@ -598,9 +606,9 @@ class _Handoff:
         """Send ``message`` (unless a reply is owed), then receive.
 
         Returns one message when ``count`` is 0, else a list of 1..count.
-        The whole call is this one coroutine (bar client_send): the handoff
-        is on the hot path. It holds ``end`` so that a client end with a
-        pending call is never taken for abandoned (ABANDON-CLIENT-GC).
+        The whole call is this one coroutine: the handoff is on the hot
+        path. It holds ``end`` so that a client end with a pending call is
+        never taken for abandoned (ABANDON-CLIENT-GC).
         """
         client = self.client
         if message is not None and self.client_life == "unstarted" and type(message) is not _Thrown:
@@ -620,18 +628,30 @@ class _Handoff:
             # A cancelled call left a reply owed, or a message held
             # (CANCEL-SEND-TAKEN, CANCEL-RECEIVE-RACE): this call receives it.
             if message is not None:
-                raise ReplyPendingError(  # REPLY-PENDING
-                    f"{method}(): the client's previous call was cancelled after "
-                    f"its value was delivered, and the reply to it is still owed; "
-                    f"receive it with anext() or asend(None) before sending again"
-                )
+                raise _reply_pending("client", method)
             if client.held or self.server.offer is not _NOTHING:
                 return self.client_take(count)
         elif self.outcome is not None:
             # Like an exhausted async generator: nothing is sent (MIRROR-SERVER-RETURN).
             return self.client_take(count)
         else:
-            self.client_send(message)
+            # Deliver the request to the server's pending call, or offer it
+            # (MIRROR-ASEND). Either way, the server has nothing for the
+            # client yet: it is owed this request.
+            self.client_life = "open"
+            client.owed = True
+            server = self.server
+            waiter = server.waiter
+            # A server call that takes a message has a waiter that is not
+            # done unless its task was cancelled: nothing wakes it without a
+            # message but an end of the channel, after which no request is sent.
+            if server.capacity and waiter is not None and not waiter.done():
+                client.delivered += 1
+                server.capacity = 0
+                server.owed = False
+                waiter.set_result(message)
+            else:
+                client.offer = message
         if self.awaiting_taker:
             # A write_items waits for a call that takes items before it pulls
             # one (WRITE-ITEMS-LAZY): this call is one.
@@ -653,32 +673,9 @@ class _Handoff:
             if type(message) is _Thrown:
                 raise message.take()  # MIRROR-ATHROW, the server's athrow
             return [message] if count else message
-        # Woken without a message: a batch has its items held, or the server ended.
-        try:
-            return self.client_take(count)
-        except BaseException:
-            self.withdraw_request()
-            raise
-
-    def client_send(self, message: Any) -> None:
-        """Deliver the client's request to the server's pending call, or offer it (MIRROR-ASEND).
-
-        Either way, the server has nothing for the client yet: it is owed this request.
-        """
-        self.client_life = "open"
-        client, server = self.client, self.server
-        client.owed = True
-        waiter = server.waiter
-        # A server call that takes a message has a waiter that is not done
-        # unless its task was cancelled: nothing wakes it without a message
-        # but an end of the channel, after which no request is sent.
-        if server.capacity and waiter is not None and not waiter.done():
-            client.delivered += 1
-            server.capacity = 0
-            server.owed = False
-            waiter.set_result(message)
-        else:
-            client.offer = message
+        # Woken without a message: a batch has its items held, or the server
+        # ended, which leaves an untaken request where nobody will take it.
+        return self.client_take(count)
 
     def withdraw_request(self) -> None:
         """Withdraw the request of a client call that ends untaken (CANCEL-SEND-UNTAKEN).
@@ -825,11 +822,7 @@ class _Handoff:
         if server.held or (server.owed and self.client_life != "closed"):
             # CANCEL-SEND-TAKEN, CANCEL-RECEIVE-RACE: this call receives what is owed.
             if message is not None:
-                raise ReplyPendingError(  # REPLY-PENDING
-                    f"{method}(): the server's previous call was cancelled after "
-                    f"its value was delivered, and the client's reply is still "
-                    f"owed; receive it with anext(server) or asend(None) first"
-                )
+                raise _reply_pending("server", method)
             if server.held or self.client.offer is not _NOTHING:
                 return self.server_take()
         elif self.client_life == "closed":
@@ -916,10 +909,7 @@ class _Handoff:
         self.begin(server, "server", "write_items")
         self.check_server_open("write_items")
         if server.held or (server.owed and self.client_life != "closed"):
-            raise ReplyPendingError(  # REPLY-PENDING
-                "write_items(): the server's previous call was cancelled after its "
-                "value was delivered; receive the reply with anext(server) first"
-            )
+            raise _reply_pending("server", "write_items")
         iterator = iter(items)
         while True:
             if self.server_life == "closed":

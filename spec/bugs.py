@@ -249,8 +249,8 @@ BUGS = [
         "request-handoff-not-counted",
         "CANCEL-SEND-TAKEN",
         "a request handed straight to a waiting server is not counted in client.delivered",
-        "            client.delivered += 1\n            server.capacity = 0\n",
-        "            server.capacity = 0\n",
+        "                client.delivered += 1\n                server.capacity = 0\n",
+        "                server.capacity = 0\n",
     ),
     Bug(
         "batch-counted-once",
