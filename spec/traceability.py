@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import inspect
+import io
 import re
 import sys
 from collections.abc import Iterator
@@ -114,9 +116,13 @@ def collect_marks(paths: tuple[str, ...] = TEST_PATHS) -> tuple[dict[str, set[st
     """Each test function's clause marks, and the ones it names directly, by pytest's own collection."""
     collector = _MarkCollector()
     arguments = ["--collect-only", "-qq", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
-    code = pytest.main([*arguments, *(str(ROOT / path) for path in paths)], plugins=[collector])
+    report = io.StringIO()  # pytest's listing of what it collected, shown only if it failed
+    with contextlib.redirect_stdout(report):
+        code = pytest.main([*arguments, *(str(ROOT / path) for path in paths)], plugins=[collector])
     if code != pytest.ExitCode.OK:
-        raise RuntimeError(f"pytest could not collect {' '.join(paths)} (exit code {code})")
+        raise RuntimeError(
+            f"pytest could not collect {' '.join(paths)} (exit code {code}):\n{report.getvalue()}"
+        )
     return collector.marks, collector.direct
 
 
