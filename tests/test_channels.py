@@ -262,6 +262,37 @@ async def test_a_cancelled_first_request_that_nobody_took_is_withdrawn() -> None
     await producer
 
 
+@pytest.mark.clause("CANCEL-SEND-UNTAKEN", "CANCEL-LEAVES-USABLE")
+async def test_a_cancelled_later_request_that_nobody_took_is_withdrawn() -> None:
+    channel: Channel[int, int] = Channel()
+    client = channel.client()
+    producer, server_ready = lend_server(channel)
+    first = asyncio.ensure_future(anext(client))
+    server = await server_ready
+    sending = asyncio.ensure_future(server.asend(1))
+    assert await first == 1
+    await settle(sending)
+    sending.cancel()  # the server no longer waits: the client's next request can only be offered
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    request = asyncio.ensure_future(client.asend(2))
+    await settle(request)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert client.delivered == 1  # the first request only: the second was withdrawn
+    assert "client=open" in repr(client)  # a client that started stays started
+    reply = asyncio.ensure_future(anext(server))  # the server receives what it is owed...
+    await settle(reply)
+    assert not reply.done()  # ... which is not the withdrawn request
+    asking = asyncio.ensure_future(client.asend(3))
+    assert await reply == 3
+    assert client.delivered == 2
+    producer.cancel()
+    await asyncio.gather(producer, asking, return_exceptions=True)
+    assert isinstance(asking.exception(), ServerCancelledError)
+
+
 @pytest.mark.clause("CANCEL-SEND-TAKEN", "REPLY-PENDING")
 async def test_delivered_tells_a_cancelled_sender_whether_its_value_arrived() -> None:
     channel: Channel[str, int] = Channel()
