@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("old", type=Path, help="the other version of channels.py (e.g. main's)")
     parser.add_argument("--rounds", type=int, default=40, help="rounds of every case (default 40)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one tiny round: that every case runs, no figure"
+    )
     options = parser.parse_args(argv)
+    rounds, sizes = (1, runner.SMOKE) if options.smoke else (options.rounds, runner.FULL)
     if sys.flags.dev_mode or os.environ.get("PYTHONASYNCIODEBUG"):
         parser.error("Python runs in development mode or asyncio's debug mode: run without it")
     notes: list[str] = []
@@ -60,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         hot_paths(runner.load(options.old, "channels_compared"), OLD, loops),
         hot_paths(runner.second_copy(channels), CONTROL, loops),
     ]
-    sizes = runner.FULL
     cases = [
         case
         for case in runner.build_cases(found, list(loops), sizes)
@@ -69,24 +72,24 @@ def main(argv: list[str] | None = None) -> int:
 
     def progress(round_index: int, position: int, case: runner.Case) -> None:
         if position == 0:
-            sys.stderr.write(f"round {round_index + 1}/{options.rounds}\r")
+            sys.stderr.write(f"round {round_index + 1}/{rounds}\r")
 
-    runner.run_rounds(cases, options.rounds, progress)
+    runner.run_rounds(cases, rounds, progress)
     results = Results(cases)
-    print(f"{NEW} ÷ {options.old} ({OLD}) and the control ({CONTROL} ÷ {NEW}), {options.rounds} rounds:")
+    print(f"{NEW} ÷ {options.old} ({OLD}) and the control ({CONTROL} ÷ {NEW}), {rounds} rounds:")
     print("ratio of the minimums (median of the per-round ratios)")
     for workload, param in HOT_PATHS:
         for loop in loops:
             new = results.get(workload, NEW, loop, param)
             ratio = results.ratio(new, results.get(workload, OLD, loop, param))
             control = results.ratio(results.get(workload, CONTROL, loop, param), new)
-            if ratio is None or control is None:
+            if new is None or ratio is None or control is None:
                 continue
             label = f"{workload}{'' if param is None else f' [{param}]'}"
             print(
                 f"{label:<14} {loop:<8} new ÷ old {ratio[0]:.3f} ({ratio[1]:.3f})   "
                 f"control {control[0]:.3f} ({control[1]:.3f})   "
-                f"new {new.minimum * 1e6:.3f} µs per item (min)"  # type: ignore[union-attr]
+                f"new {new.minimum * 1e6:.3f} µs per item (min)"
             )
     for note in notes:
         print(f"note: {note}")
