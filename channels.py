@@ -184,7 +184,9 @@ class ClientClosedError(ChannelError):
 #   _Handoff.client / .server     the client_* / server_* variables:
 #   _Side.owed                    client_owed / server_owed
 #   _Side.offer                   client_offer / server_offer ("request" / "item")
-#   _Side.held                    client_held / server_held
+#   _Side.held                    client_held / server_held, and the
+#                                               items of a read_items batch until its
+#                                               call resumes (the model's Call.got)
 #   _Side.waiter                  client_call / server_call (a pending call)
 #   _Side.capacity                Call.capacity (the room of read_items(n))
 #   _Side.delivered               delivered["client"] / delivered["server"]
@@ -203,8 +205,8 @@ class ClientClosedError(ChannelError):
 #   (MISUSE-REFUSED-CHANGES-NOTHING); an end that closes wakes the peer's
 #   pending call, which looks at the lifecycles (NO-HANG).
 
-ClientLife = Literal["absent", "unstarted", "open", "closed"]
-ServerLife = Literal["absent", "entering", "open", "exiting", "closed"]
+_ClientLife = Literal["absent", "unstarted", "open", "closed"]
+_ServerLife = Literal["absent", "entering", "open", "exiting", "closed"]
 
 _NOTHING: Any = object()  # the empty offer slot
 _END: Any = object()  # the server's outcome when it ended normally
@@ -521,9 +523,9 @@ class _Handoff:
         self.client = _Side(owed=False)
         # The server's first call receives the client's first request.
         self.server = _Side(owed=True)
-        self.client_life: ClientLife = "absent"
+        self.client_life: _ClientLife = "absent"
         # "exiting": GeneratorExit was raised in the block after the client closed.
-        self.server_life: ServerLife = "absent"
+        self.server_life: _ServerLife = "absent"
         # What the client's receive raises once nothing is held for it: None
         # while the server is open, _END, or the server's exception.
         self.outcome: Any = None
