@@ -56,7 +56,7 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iter
 from contextlib import suppress
 from itertools import islice
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Protocol, overload
 
 if TYPE_CHECKING:
     # PEP 696 defaults, seen by type checkers only (typeshed ships these
@@ -167,6 +167,46 @@ class ClientClosedError(ChannelError):
 # --------------------------------------------------------------------------
 # Shared state
 # --------------------------------------------------------------------------
+#
+# One _Handoff per channel holds everything; the ends are thin wrappers
+# around it. Its fields are the variables of the model, ``ChannelModel`` in
+# spec/model.py, under the same names where the thing is the same:
+#
+#   channels.py                   spec/model.py
+#   _Handoff.client_life          client_life   unstarted -> open -> closed
+#                                               (absent until client() is called)
+#   _Handoff.server_life          server_life   absent -> entering -> open
+#                                               [-> exiting] -> closed
+#   _Handoff.outcome              outcome       how the server block ended
+#   _Handoff.thrown               server_caught its thrown half: the client's
+#                                               exception that the server's call raised
+#   _Handoff.awaiting_taker       server_call.stage == "taker" (write_items)
+#   _Handoff.client / .server     the client_* / server_* variables:
+#   _Side.owed                    client_owed / server_owed
+#   _Side.offer                   client_offer / server_offer ("request" / "item")
+#   _Side.held                    client_held / server_held, and the
+#                                               items of a read_items batch until its
+#                                               call resumes (the model's Call.got)
+#   _Side.waiter                  client_call / server_call (a pending call)
+#   _Side.capacity                Call.capacity (the room of read_items(n))
+#   _Side.delivered               delivered["client"] / delivered["server"]
+#
+# The rules, each under its clause id in spec/clauses.py:
+#
+# * The ends take turns: a message sent while the peer has a pending call is
+#   delivered into it; else it is offered and its sender waits for a taker
+#   (MIRROR-ASEND). The sender is owed a reply from then on.
+# * A cancelled call withdraws its untaken offer (CANCEL-SEND-UNTAKEN); a
+#   delivered message stays delivered and its reply goes to the next call
+#   (CANCEL-SEND-TAKEN, REPLY-PENDING); a message delivered to a call whose
+#   task was cancelled before it resumed is held for the next call
+#   (CANCEL-RECEIVE-RACE).
+# * A refused call raises before it changes any field
+#   (MISUSE-REFUSED-CHANGES-NOTHING); an end that closes wakes the peer's
+#   pending call, which looks at the lifecycles (NO-HANG).
+
+_ClientLife = Literal["absent", "unstarted", "open", "closed"]
+_ServerLife = Literal["absent", "entering", "open", "exiting", "closed"]
 
 _NOTHING: Any = object()  # the empty offer slot
 _END: Any = object()  # the server's outcome when it ended normally
@@ -182,7 +222,8 @@ class _Thrown:
 
     def take(self) -> BaseException:
         # Once raised, the exception's traceback holds the receiver's frames:
-        # the sender must not keep it, or an abandoned client stays alive.
+        # the sender must not keep it, or an abandoned client stays alive
+        # (NO-NOISE: no reference cycle keeps a task or frame).
         exc, self.exc = self.exc, None
         assert exc is not None
         return exc
@@ -208,26 +249,48 @@ def _clear_own_frames(exc: BaseException) -> None:
         chained = chained.__cause__ or chained.__context__
 
 
+class _Waiter(Protocol):
+    """What a pending call awaits: an asyncio.Future, or a _TrioWaiter."""
+
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def result(self) -> Any: ...
+    def set_result(self, message: Any, /) -> None: ...
+    def __await__(self) -> Generator[Any, None, Any]: ...
+
+
+class _WaiterSource(Protocol):
+    """What an end's calls create their waiter from."""
+
+    def create_future(self) -> _Waiter: ...
+
+
+class _Loop(_WaiterSource, Protocol):
+    """What a channel is bound to: an asyncio event loop, or a _TrioRun."""
+
+    def call_soon_threadsafe(self, callback: Callable[[], object], /) -> object: ...
+
+
 class _Side:
     """One end's half of the handoff state."""
 
-    __slots__ = ("capacity", "delivered", "inbox", "loop", "offer", "owed", "waiter")
+    __slots__ = ("capacity", "delivered", "held", "offer", "owed", "waiter", "waiter_source")
 
     def __init__(self, *, owed: bool) -> None:
-        # What the end's calls wait through, set by begin(): the channel's
-        # asyncio event loop, or on trio the end's own _TrioWaiter, which
-        # every call of the same task reuses (see _trio_loop).
-        self.loop: asyncio.AbstractEventLoop | _TrioWaiter | None = None
-        # The future that the end's pending call awaits, or None. An end
-        # has a call running exactly when it has a waiter: calls that do
-        # not wait finish before any other task can see them.
-        self.waiter: asyncio.Future[Any] | _TrioWaiter | None = None
+        # Set by begin(): the channel's asyncio event loop, or on trio the
+        # end's own _TrioWaiter, which every call of the same task reuses
+        # (see _trio_waiter_source).
+        self.waiter_source: _WaiterSource | None = None
+        # What the end's pending call awaits, or None. An end has a call
+        # running exactly when it has a waiter: calls that do not wait
+        # finish before any other task can see them.
+        self.waiter: _Waiter | None = None
         # How many more messages the pending call accepts: read only while
         # the end has a waiter, and set by every wait. The first message is
         # the waiter's result; the rest of a batch, and messages kept for
-        # the next call, go to the inbox.
+        # the next call, are held.
         self.capacity = 0
-        self.inbox: list[Any] = []
+        self.held: list[Any] = []
         # A message this end sent while the peer had no pending call.
         self.offer: Any = _NOTHING
         # This end sent a message and waits for the peer's reply.
@@ -235,37 +298,84 @@ class _Side:
         self.delivered = 0
 
 
+def _reply_pending(role: str, method: str) -> ReplyPendingError:
+    """An end sent while the reply to its cancelled, delivered call is owed (REPLY-PENDING)."""
+    return ReplyPendingError(
+        f"{method}(): the {role}'s previous call was cancelled after its value was delivered, and the "
+        f"reply to it is still owed; receive it with anext() or asend(None) before sending again"
+    )
+
+
 def _wake(side: _Side) -> None:
-    """Wake the side's pending call without a message: it looks at the state."""
+    """Wake the side's pending call without a message: it looks at the state.
+
+    A waiter already done is left alone: setting it again would raise
+    InvalidStateError inside the channel (NO-NOISE).
+    """
     waiter = side.waiter
     if waiter is not None and not waiter.done():
         waiter.set_result(_NOTHING)
 
 
-def _received(side: _Side, waiter: asyncio.Future[Any] | _TrioWaiter) -> None:
-    """Keep a message delivered to a call whose task was cancelled before it
+def _received(side: _Side, waiter: _Waiter) -> None:
+    """Hold a message delivered to a call whose task was cancelled before it
     resumed (CANCEL-RECEIVE-RACE): the end's next call returns it."""
     if waiter.done() and not waiter.cancelled() and (message := waiter.result()) is not _NOTHING:
-        # A call waits only with an empty inbox, and a message that is the
+        # A call waits only with nothing held, and a message that is the
         # waiter's result is the only one delivered to it.
-        side.inbox.append(message)
+        side.held.append(message)
 
 
 # --------------------------------------------------------------------------
 # The trio backend, bound on first use inside trio.run
 # --------------------------------------------------------------------------
 
-# What ends a server's task or coroutine before its block ends: a
-# cancellation (asyncio's, and trio's once a channel ran on trio) or a close.
-_interruptions: tuple[type[BaseException], ...] = (GeneratorExit, asyncio.CancelledError)
-# trio's low-level functions, looked up once (by _bind_trio) for the handoff.
-_trio_runs: Any = None  # the trio.lowlevel.RunVar holding each run's _TrioRun
-_current_task: Any = None
-_current_trio_token: Any = None
-_reschedule: Any = None
-_wait_task_rescheduled: Any = None
-_Value: Any = None
-_abort_succeeded: Any = None
+
+class _TrioBackend:
+    """What the handoff uses of trio, looked up once by bind(), on the first
+    call inside trio.run: trio is running, so imported (BACKENDS)."""
+
+    __slots__ = (
+        "Value",
+        "abort_succeeded",
+        "current_task",
+        "current_trio_token",
+        "interruptions",
+        "reschedule",
+        "runs",
+        "wait_task_rescheduled",
+    )
+
+    def __init__(self) -> None:
+        # What ends a server's task or coroutine before its block ends: a
+        # close, or a cancellation (asyncio's, and trio's once bound).
+        self.interruptions: tuple[type[BaseException], ...] = (GeneratorExit, asyncio.CancelledError)
+        # The trio.lowlevel.RunVar holding each run's _TrioRun; None until bound.
+        self.runs: Any = None
+        self.current_task: Any = None
+        self.current_trio_token: Any = None
+        self.reschedule: Any = None
+        self.wait_task_rescheduled: Any = None
+        self.Value: Any = None
+        self.abort_succeeded: Any = None
+
+    def bind(self) -> Any:
+        """Look up trio's functions; return the RunVar of the runs."""
+        import outcome
+        import trio
+
+        lowlevel = trio.lowlevel
+        self.interruptions = (GeneratorExit, asyncio.CancelledError, trio.Cancelled)
+        self.current_task, self.reschedule = lowlevel.current_task, lowlevel.reschedule
+        self.current_trio_token = lowlevel.current_trio_token
+        self.wait_task_rescheduled = lowlevel.wait_task_rescheduled
+        self.abort_succeeded = lowlevel.Abort.SUCCEEDED
+        self.Value = outcome.Value
+        self.runs = lowlevel.RunVar[_TrioRun]("channels")
+        return self.runs
+
+
+_trio = _TrioBackend()
 
 _PENDING: Any = object()  # a _TrioWaiter's message until it has one
 _CANCELLED: Any = object()  # ... or once its task's wait was aborted
@@ -273,16 +383,17 @@ _CANCELLED: Any = object()  # ... or once its task's wait was aborted
 
 class _TrioWaiter:
     """What a pending call waits on under trio: the part of an asyncio.Future
-    that the handoff uses, built on trio's wait_task_rescheduled/reschedule.
+    that the handoff uses (_Waiter), built on trio's
+    wait_task_rescheduled/reschedule.
 
     A cancellation that arrives before the message aborts the wait (the
     waiter is then cancelled); once the message is there, the task is
     rescheduled with it and can no longer be cancelled at this point: the
-    race of CANCEL-RECEIVE-RACE cannot happen on trio.
+    race of CANCEL-RECEIVE-RACE cannot happen on trio (TRIO-CANCELLATION).
 
     Each end keeps one waiter for the task that calls it, and waits through
-    it again on each call (create_future): one wait at a time per end, as an
-    end serves one call at a time.
+    it again on each call (create_future, as a _WaiterSource): one wait at a
+    time per end, as an end serves one call at a time.
     """
 
     __slots__ = ("message", "task")
@@ -306,22 +417,23 @@ class _TrioWaiter:
         # a call whose wait was handed a message: the end keeps the message.
         return self.message
 
-    def set_result(self, message: Any) -> None:
+    def set_result(self, message: Any, /) -> None:
         self.message = message
-        _reschedule(self.task, _Value(message))
+        _trio.reschedule(self.task, _trio.Value(message))
 
     def abort(self, raise_cancel: object) -> Any:
         self.message = _CANCELLED
-        return _abort_succeeded
+        return _trio.abort_succeeded
 
-    def __await__(self) -> Generator[Any, Any, Any]:
-        return _wait_task_rescheduled(self.abort).__await__()  # type: ignore[no-any-return]
+    def __await__(self) -> Generator[Any, None, Any]:
+        # TRIO-CHECKPOINT: a call waits, and so checks for cancellation, only here.
+        return _trio.wait_task_rescheduled(self.abort).__await__()  # type: ignore[no-any-return]
 
 
 class _TrioRun:
     """The trio.run that a channel is bound to: the part of an asyncio event
-    loop that the handoff uses. There is one per run (a trio RunVar), so a
-    channel bound to one run is refused by another (MISUSE-WRONG-LOOP)."""
+    loop that the handoff uses (_Loop). There is one per run (a trio RunVar),
+    so a channel bound to one run is refused by another (MISUSE-WRONG-LOOP)."""
 
     __slots__ = ("token",)
 
@@ -334,29 +446,12 @@ class _TrioRun:
     @staticmethod
     def create_future() -> _TrioWaiter:
         # The task that creates a waiter is the one that awaits it, at once.
-        return _TrioWaiter(_current_task())
+        return _TrioWaiter(_trio.current_task())
 
-    def call_soon_threadsafe(self, callback: Callable[[], object]) -> None:
+    def call_soon_threadsafe(self, callback: Callable[[], object], /) -> None:
         # Thread-safe, and safe from a finalizer; a finished run raises
         # trio.RunFinishedError, a RuntimeError, as a closed loop does.
         self.token.run_sync_soon(callback)
-
-
-def _bind_trio() -> Any:
-    """Look up what the trio backend uses, once: trio is running, so imported."""
-    global _interruptions, _trio_runs, _current_task, _reschedule, _wait_task_rescheduled
-    global _current_trio_token, _Value, _abort_succeeded
-    import outcome
-    import trio
-
-    _interruptions = (GeneratorExit, asyncio.CancelledError, trio.Cancelled)
-    lowlevel = trio.lowlevel
-    _current_task, _reschedule = lowlevel.current_task, lowlevel.reschedule
-    _current_trio_token = lowlevel.current_trio_token
-    _wait_task_rescheduled, _abort_succeeded = lowlevel.wait_task_rescheduled, lowlevel.Abort.SUCCEEDED
-    _Value = outcome.Value
-    _trio_runs = lowlevel.RunVar[_TrioRun]("channels")
-    return _trio_runs
 
 
 def _outside_any_loop() -> RuntimeError:
@@ -367,17 +462,17 @@ def _outside_any_loop() -> RuntimeError:
 
 def _running_trio() -> _TrioRun:
     """The trio run of the calling task, when no asyncio event loop runs it."""
-    runs = _trio_runs
+    runs = _trio.runs
     if runs is None:
         if "trio" not in sys.modules:
             raise _outside_any_loop()
-        runs = _bind_trio()
+        runs = _trio.bind()
     try:
         run: _TrioRun | None = runs.get(None)
     except RuntimeError:
         raise _outside_any_loop() from None
     if run is None:
-        run = _TrioRun(_current_trio_token())
+        run = _TrioRun(_trio.current_trio_token())
         runs.set(run)
     return run
 
@@ -396,30 +491,35 @@ else:  # pragma: no cover - measured on 3.11
         return None if backport is None else backport.BaseExceptionGroup
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | _TrioRun:
-    """The asyncio event loop, or the trio run, of the calling task."""
+def _running_loop() -> _Loop:
+    """The asyncio event loop, or the trio run, of the calling task (BACKENDS)."""
     return _get_running_loop() or _running_trio()
 
 
-def _trio_loop(side: _Side) -> _TrioWaiter | _TrioRun:
-    """What a call on ``side`` waits through when no asyncio loop runs it.
+def _trio_waiter_source(side: _Side) -> _WaiterSource:
+    """What a call on ``side`` creates its waiter from when no asyncio loop runs it.
 
     The end's own waiter when the task that made the end's last call calls
     it again: a task lives in one run, the channel's, which needs no other
     check. Else the trio run, which begin() checks against the channel's.
     """
-    loop = side.loop
-    if type(loop) is _TrioWaiter:
+    waiter = side.waiter_source
+    if type(waiter) is _TrioWaiter:
         try:
-            if loop.task is _current_task():
-                return loop
+            if waiter.task is _trio.current_task():
+                return waiter
         except RuntimeError:  # outside any trio run
             raise _outside_any_loop() from None
     return _running_trio()
 
 
+# --------------------------------------------------------------------------
+# The handoff: every call of both ends
+# --------------------------------------------------------------------------
+
+
 class _Handoff:
-    """The state that the two ends of one channel share.
+    """The state that the two ends of one channel share (see the table above).
 
     The ends are thin wrappers around it; it never refers to them, so an
     abandoned client end can be garbage-collected.
@@ -429,25 +529,24 @@ class _Handoff:
         "__weakref__",
         "awaiting_taker",
         "client",
-        "client_state",
+        "client_life",
         "loop",
         "outcome",
         "server",
-        "server_state",
+        "server_life",
         "thrown",
     )
 
     def __init__(self) -> None:
         # The asyncio event loop, or the _TrioRun, of the channel's first call.
-        self.loop: asyncio.AbstractEventLoop | _TrioRun | None = None
+        self.loop: _Loop | None = None
         self.client = _Side(owed=False)
         # The server's first call receives the client's first request.
         self.server = _Side(owed=True)
-        self.client_state = "absent"  # absent, unstarted, started, closed
-        # absent, entering, open, exiting (GeneratorExit was raised in it
-        # after the client closed), closed
-        self.server_state = "absent"
-        # What the client's receive raises once its inbox is empty: None
+        self.client_life: _ClientLife = "absent"
+        # "exiting": GeneratorExit was raised in the block after the client closed.
+        self.server_life: _ServerLife = "absent"
+        # What the client's receive raises once nothing is held for it: None
         # while the server is open, _END, or the server's exception.
         self.outcome: Any = None
         # The last exception that the client threw and the server's call raised.
@@ -456,7 +555,7 @@ class _Handoff:
         self.awaiting_taker = False
 
     def __repr__(self) -> str:
-        return f"client={self.client_state}, server={self.server_state}"
+        return f"client={self.client_life}, server={self.server_life}"
 
     # -- call bookkeeping -------------------------------------------------
     #
@@ -464,10 +563,12 @@ class _Handoff:
     # from another loop than the end's, or while the end has a waiter, goes
     # to begin(), which raises or binds the channel and the end to the loop.
 
-    def begin(self, side: _Side, role: str, method: str) -> asyncio.AbstractEventLoop | _TrioWaiter:
+    def begin(self, side: _Side, role: str, method: str) -> _WaiterSource:
         """Check that a call may start on ``side``, bind the channel to the loop,
-        and return what the call waits through (the end's ``loop``)."""
+        and return what the call creates its waiter from (the end's ``waiter_source``)."""
         if side.waiter is not None:
+            # MIRROR-ALREADY-RUNNING, refused before anything moves
+            # (MISUSE-REFUSED-CHANGES-NOTHING), as every refusal below is.
             raise AlreadyRunningError(
                 f"{method}(): the {role} end is already running a call in another "
                 f"task; an end serves one task at a time, as an async generator does"
@@ -476,18 +577,19 @@ class _Handoff:
         if self.loop is None:
             self.loop = loop
         elif self.loop is not loop:
+            # MISUSE-WRONG-LOOP
             raise WrongEventLoopError(
                 f"{method}(): this channel is bound to event loop {self.loop!r}, "
                 f"not to the running one; create the channel in the loop (or trio.run) that uses it"
             )
         if isinstance(loop, _TrioRun):
-            waiter = side.loop
+            waiter = side.waiter_source
             if isinstance(waiter, _TrioWaiter):
-                waiter.task = _current_task()  # the end's new caller
+                waiter.task = _trio.current_task()  # the end's new caller
             else:
-                waiter = side.loop = loop.create_future()
+                waiter = side.waiter_source = loop.create_future()
             return waiter
-        side.loop = loop
+        side.waiter_source = loop
         return loop
 
     def take_offer(self, receiver: _Side, sender: _Side) -> Any:
@@ -526,47 +628,45 @@ class _Handoff:
         """Send ``message`` (unless a reply is owed), then receive.
 
         Returns one message when ``count`` is 0, else a list of 1..count.
-        The whole call is this one coroutine: the handoff is on the hot path.
-        It holds ``end`` so that a client end with a pending call is never
-        taken for abandoned (ABANDON-CLIENT-GC).
+        The whole call is this one coroutine: the handoff is on the hot
+        path. It holds ``end`` so that a client end with a pending call is
+        never taken for abandoned (ABANDON-CLIENT-GC).
         """
         client = self.client
-        if message is not None and self.client_state == "unstarted" and type(message) is not _Thrown:
+        if message is not None and self.client_life == "unstarted" and type(message) is not _Thrown:
+            # MIRROR-FIRST-SEND-NONE, in CPython's words.
             raise TypeError(
                 "can't send non-None value to a just-started channel client: as with an async "
                 "generator, its first call must be anext() or asend(None)"
             )
-        loop: asyncio.AbstractEventLoop | _TrioWaiter | _TrioRun | None = _get_running_loop()
-        if loop is None:
-            loop = _trio_loop(client)
-        if loop is not client.loop or client.waiter is not None:
-            loop = self.begin(client, "client", method)
-        if self.client_state == "closed":
-            raise StopAsyncIteration
-        if client.inbox or (client.owed and self.outcome is None):
+        source: _WaiterSource | None = _get_running_loop()
+        if source is None:
+            source = _trio_waiter_source(client)
+        if source is not client.waiter_source or client.waiter is not None:
+            source = self.begin(client, "client", method)
+        if self.client_life == "closed":
+            raise StopAsyncIteration  # MIRROR-CLOSED-CLIENT
+        if client.held or (client.owed and self.outcome is None):
+            # A cancelled call left a reply owed, or a message held
+            # (CANCEL-SEND-TAKEN, CANCEL-RECEIVE-RACE): this call receives it.
             if message is not None:
-                raise ReplyPendingError(
-                    f"{method}(): the client's previous call was cancelled after "
-                    f"its value was delivered, and the reply to it is still owed; "
-                    f"receive it with anext() or asend(None) before sending again"
-                )
-            if client.inbox or self.server.offer is not _NOTHING:
+                raise _reply_pending("client", method)
+            if client.held or self.server.offer is not _NOTHING:
                 return self.client_take(count)
         elif self.outcome is not None:
-            # Like an exhausted async generator: nothing is sent.
+            # Like an exhausted async generator: nothing is sent (MIRROR-SERVER-RETURN).
             return self.client_take(count)
         else:
-            self.client_state = "started"
-            # Deliver the request to the server's pending call (which takes
-            # one message at most), or offer it. Either way, the server has
-            # nothing for the client yet: it is owed this request.
+            # Deliver the request to the server's pending call, or offer it
+            # (MIRROR-ASEND). Either way, the server has nothing for the
+            # client yet: it is owed this request.
+            self.client_life = "open"
             client.owed = True
             server = self.server
             waiter = server.waiter
             # A server call that takes a message has a waiter that is not
-            # done unless its task was cancelled: nothing wakes it without
-            # a message but an end of the channel, after which no request
-            # is sent.
+            # done unless its task was cancelled: nothing wakes it without a
+            # message but an end of the channel, after which no request is sent.
             if server.capacity and waiter is not None and not waiter.done():
                 client.delivered += 1
                 server.capacity = 0
@@ -575,31 +675,43 @@ class _Handoff:
             else:
                 client.offer = message
         if self.awaiting_taker:
+            # A write_items waits for a call that takes items before it pulls
+            # one (WRITE-ITEMS-LAZY): this call is one.
             _wake(self.server)
-        waiter = client.waiter = loop.create_future()
+        waiter = client.waiter = source.create_future()
         client.capacity = count or 1
         try:
-            try:
-                message = await waiter
-            except BaseException:
-                _received(client, waiter)
-                raise
-            finally:
-                client.waiter = None
-            if message is not _NOTHING:
-                if type(message) is _Thrown:
-                    raise message.take()
-                return [message] if count else message
-            # Woken without a message: a batch has its items in the inbox,
-            # or the server ended.
-            return self.client_take(count)
+            message = await waiter
         except BaseException:
-            if client.offer is not _NOTHING:
-                self.withdraw(client)
-                if not client.delivered:
-                    # The first request was withdrawn: the client never started.
-                    self.client_state = "unstarted"
+            # The call is cancelled: it raises at once (CANCEL-PROMPT), and
+            # leaves the channel usable (CANCEL-LEAVES-USABLE): a message
+            # delivered to it is held, an offer nobody took is withdrawn.
+            _received(client, waiter)
+            self.withdraw_request()
             raise
+        finally:
+            client.waiter = None
+        if message is not _NOTHING:
+            if type(message) is _Thrown:
+                raise message.take()  # MIRROR-ATHROW, the server's athrow
+            return [message] if count else message
+        # Woken without a message: a batch has its items held, or the server
+        # ended, which leaves an untaken request where nobody will take it.
+        return self.client_take(count)
+
+    def withdraw_request(self) -> None:
+        """Withdraw the request of a client call that ends untaken (CANCEL-SEND-UNTAKEN).
+
+        A withdrawn first request was never sent, as far as the server can
+        tell: the client is unstarted again, as a generator whose first
+        ``asend(None)`` was cancelled before it ran (MIRROR-FIRST-SEND-NONE
+        applies to its next call).
+        """
+        client = self.client
+        if client.offer is not _NOTHING:
+            self.withdraw(client)
+            if not client.delivered:
+                self.client_life = "unstarted"
 
     def client_take(self, count: int) -> Any:
         """Take the client's next message (``count`` 0) or a list of 1..count.
@@ -607,30 +719,33 @@ class _Handoff:
         There is one to take, or the server ended.
         """
         client, server = self.client, self.server
-        inbox = client.inbox
-        if inbox:
+        held = client.held
+        if held:
             wanted = count or 1
-            if len(inbox) <= wanted:
-                messages, client.inbox = inbox, []
+            if len(held) <= wanted:
+                messages, client.held = held, []
             else:
-                messages = inbox[:wanted]
-                del inbox[:wanted]
+                messages = held[:wanted]
+                del held[:wanted]
             if type(messages[-1]) is _Thrown:
                 # A thrown exception ends the batch it came with, so it is
-                # always last (and the inbox is now empty): the items before
+                # always last (and nothing is held now): the items before
                 # it are returned, and it raises on the next call.
                 if len(messages) == 1:
                     raise messages[0].take()
-                client.inbox.append(messages.pop())
+                client.held.append(messages.pop())
             return messages if count else messages[0]
         if server.offer is not _NOTHING:
+            # CANCEL-REQUEST-UNTAKEN: an item offered to a request that was
+            # cancelled is taken by the next one.
             message = self.take_offer(client, server)
             if type(message) is _Thrown:
                 raise message.take()
             return [message] if count else message
         # Like an exhausted async generator, the client is closed once it
-        # has seen how the server ended.
-        self.client_state = "closed"
+        # has seen how the server ended (MIRROR-SERVER-RETURN,
+        # MIRROR-SERVER-ERROR, READ-ITEMS-END).
+        self.client_life = "closed"
         if self.outcome is _END:
             raise StopAsyncIteration
         # Raised once and not kept: its traceback holds this handoff's frames.
@@ -639,24 +754,25 @@ class _Handoff:
 
     async def client_throw(self, end: ClientEnd[Any, Any], thrown: _Thrown) -> Any:
         client = self.client
-        if self.client_state in ("absent", "unstarted"):
+        if self.client_life in ("absent", "unstarted"):
             # An async generator that never started is closed by athrow(),
             # which raises the exception at once (MIRROR-ATHROW-UNSTARTED).
             self.begin(client, "client", "athrow")
             self.close_client()
             raise thrown.take()
-        if self.client_state == "closed":
-            # Like athrow() on an exhausted async generator.
+        if self.client_life == "closed":
+            # Like athrow() on an exhausted async generator (MIRROR-CLOSED-CLIENT).
             self.begin(client, "client", "athrow")
             return None
         return await self.client_call(end, thrown, 0, "athrow")
 
     def close_client(self) -> None:
-        """End the client: the server gets GeneratorExit (or ClientClosedError)."""
-        if self.client_state == "closed":
-            return
-        self.client_state = "closed"
-        self.client.inbox.clear()
+        """End the client: the server gets GeneratorExit (MIRROR-ACLOSE), or
+        ClientClosedError if it has not entered (MIRROR-ACLOSE-UNSTARTED)."""
+        if self.client_life == "closed":
+            return  # MIRROR-CLOSED-CLIENT
+        self.client_life = "closed"
+        self.client.held.clear()
         _wake(self.server)
 
     async def client_aclose(self) -> None:
@@ -666,7 +782,7 @@ class _Handoff:
     # -- the server's calls ---------------------------------------------
 
     async def server_enter(self, end: Any) -> Any:
-        """Enter the server block: wait for the client's first request, then give ``end``."""
+        """Wait for the client's first request, then give ``end`` (SERVER-BLOCK-ENTER)."""
         server = self.server
         self.begin(server, "server", "__aenter__")
         try:
@@ -674,16 +790,17 @@ class _Handoff:
                 if self.client.offer is not _NOTHING:
                     self.take_offer(server, self.client)
                     break
-                if self.client_state == "closed":
-                    self.server_state = "closed"
-                    raise ClientClosedError(
+                if self.client_life == "closed":
+                    self.server_life = "closed"
+                    raise ClientClosedError(  # MIRROR-ACLOSE-UNSTARTED
                         "the client was closed before it asked for its first item, "
                         "so the server block does not run; use a new Channel"
                     )
                 if await self.wait(server, 1) is not _NOTHING:
                     break
-            self.server_state = "open"
-        except _interruptions as exc:
+            self.server_life = "open"
+        except _trio.interruptions as exc:
+            # CANCEL-SERVER-TASK: a cancelled entry ends the channel.
             self.finish_server(self.cancelled(exc))
             # The channel keeps exc as its outcome's cause, and exc's traceback this frame: the
             # frame lets go of the channel, or they would form a cycle (as concurrent.futures does).
@@ -692,13 +809,13 @@ class _Handoff:
         return end
 
     def check_server_open(self, method: str) -> None:
-        if self.server_state == "closed":
-            raise ChannelClosedError(
+        if self.server_life == "closed":
+            raise ChannelClosedError(  # MISUSE-CLOSED-SERVER
                 f"{method}(): the server end is closed (its async with block ended "
                 f"or aclose() was called); it cannot send any more"
             )
-        if self.server_state == "exiting":
-            raise ChannelClosedError(
+        if self.server_life == "exiting":
+            raise ChannelClosedError(  # MIRROR-IGNORED-EXIT
                 f"{method}(): the server end ignored GeneratorExit: the client closed the "
                 f"channel, and like an async generator the server must not send after "
                 f"that; let GeneratorExit end the server block"
@@ -706,13 +823,15 @@ class _Handoff:
 
     @staticmethod
     def closed_under_call() -> ChannelClosedError:
+        # MISUSE-EXIT-WHILE-DELEGATED: the delegate's pending call.
         return ChannelClosedError(
             "the server block ended while this call of the server end was pending in "
             "another task; a delegate must finish before the block that lent it the end"
         )
 
     def raise_exit(self) -> NoReturn:
-        self.server_state = "exiting"
+        """Raise GeneratorExit in the server's call: the client closed (MIRROR-ACLOSE)."""
+        self.server_life = "exiting"
         raise GeneratorExit
 
     async def server_call(self, message: Any, method: str) -> Any:
@@ -721,28 +840,25 @@ class _Handoff:
         The whole call is this one coroutine: the handoff is on the hot path.
         """
         server = self.server
-        loop: asyncio.AbstractEventLoop | _TrioWaiter | _TrioRun | None = _get_running_loop()
-        if loop is None:
-            loop = _trio_loop(server)
-        if loop is not server.loop or server.waiter is not None:
-            loop = self.begin(server, "server", method)
-        if self.server_state != "open":
+        source: _WaiterSource | None = _get_running_loop()
+        if source is None:
+            source = _trio_waiter_source(server)
+        if source is not server.waiter_source or server.waiter is not None:
+            source = self.begin(server, "server", method)
+        if self.server_life != "open":
             self.check_server_open(method)
-        if server.inbox or (server.owed and self.client_state != "closed"):
+        if server.held or (server.owed and self.client_life != "closed"):
+            # CANCEL-SEND-TAKEN, CANCEL-RECEIVE-RACE: this call receives what is owed.
             if message is not None:
-                raise ReplyPendingError(
-                    f"{method}(): the server's previous call was cancelled after "
-                    f"its value was delivered, and the client's reply is still "
-                    f"owed; receive it with anext(server) or asend(None) first"
-                )
-            if server.inbox or self.client.offer is not _NOTHING:
+                raise _reply_pending("server", method)
+            if server.held or self.client.offer is not _NOTHING:
                 return self.server_take()
-        elif self.client_state == "closed":
+        elif self.client_life == "closed":
             self.raise_exit()
         else:
-            # Deliver the message to the client's pending call, or offer it.
-            # Either way, the client has nothing for the server yet: it is
-            # owed this message.
+            # Deliver the message to the client's pending call, or offer it
+            # (MIRROR-ASEND). Either way, the client has nothing for the
+            # server yet: it is owed this message.
             server.owed = True
             client = self.client
             capacity = client.capacity
@@ -755,9 +871,9 @@ class _Handoff:
                 client.owed = False
             elif capacity and waiter is not None and not waiter.cancelled():
                 # A read_items() call: the first item wakes it, more join it
-                # until it resumes, in its inbox.
+                # until it resumes, held for it.
                 server.delivered += 1
-                client.inbox.append(message)
+                client.held.append(message)
                 if not waiter.done():
                     waiter.set_result(_NOTHING)
                 if capacity > 1 and type(message) is not _Thrown:
@@ -769,7 +885,7 @@ class _Handoff:
                 client.owed = False
             else:
                 server.offer = message
-        waiter = server.waiter = loop.create_future()
+        waiter = server.waiter = source.create_future()
         server.capacity = 1
         try:
             try:
@@ -779,7 +895,7 @@ class _Handoff:
                 raise
             finally:
                 server.waiter = None
-            if self.server_state == "closed":
+            if self.server_life == "closed":
                 raise self.closed_under_call()
             if message is not _NOTHING:
                 if type(message) is _Thrown:
@@ -788,14 +904,16 @@ class _Handoff:
             # Woken without a message: the client closed.
             return self.server_take()
         except BaseException:
+            # CANCEL-SEND-UNTAKEN: the call ends untaken; its item is withdrawn
+            # and the end may send again (CANCEL-LEAVES-USABLE).
             self.withdraw(server)
             raise
 
     def server_take(self) -> Any:
         """Take the client's next message for the server; there is one, or the client closed."""
         server, client = self.server, self.client
-        if server.inbox:
-            message = server.inbox.pop(0)
+        if server.held:
+            message = server.held.pop(0)
         elif client.offer is not _NOTHING:
             message = self.take_offer(server, client)
         else:
@@ -818,16 +936,13 @@ class _Handoff:
         server, client = self.server, self.client
         self.begin(server, "server", "write_items")
         self.check_server_open("write_items")
-        if server.inbox or (server.owed and self.client_state != "closed"):
-            raise ReplyPendingError(
-                "write_items(): the server's previous call was cancelled after its "
-                "value was delivered; receive the reply with anext(server) first"
-            )
+        if server.held or (server.owed and self.client_life != "closed"):
+            raise _reply_pending("server", "write_items")
         iterator = iter(items)
         while True:
-            if self.server_state == "closed":
+            if self.server_life == "closed":
                 raise self.closed_under_call()
-            if self.client_state == "closed":
+            if self.client_life == "closed":
                 self.raise_exit()
             waiter = client.waiter
             if waiter is None or not client.capacity or waiter.cancelled():
@@ -842,13 +957,13 @@ class _Handoff:
             # Hand the pending call as many items as it takes, in C,
             # without returning to the event loop (WRITE-ITEMS-BATCH).
             room = client.capacity
-            inbox = client.inbox
-            before = len(inbox)
+            held = client.held
+            before = len(held)
             try:
-                inbox.extend(islice(iterator, room))
+                held.extend(islice(iterator, room))
             finally:
                 # Items pulled before the iterator raised are delivered too.
-                taken = len(inbox) - before
+                taken = len(held) - before
                 if taken:
                     server.delivered += taken
                     client.capacity -= taken
@@ -877,15 +992,16 @@ class _Handoff:
         while groups:
             for inner in groups.pop().exceptions:
                 (groups if isinstance(inner, group_type) else leaves).append(inner)
-        if self.client_state == "closed" and all(isinstance(leaf, GeneratorExit) for leaf in leaves):
+        if self.client_life == "closed" and all(isinstance(leaf, GeneratorExit) for leaf in leaves):
             return leaves[0]
         if all(leaf is self.thrown for leaf in leaves):
             return leaves[0]
         return exc
 
     def finish_server(self, outcome: Any) -> None:
-        self.server_state = "closed"
-        self.server.inbox.clear()
+        """Close the server and wake the client's pending call, which learns ``outcome`` (NO-HANG)."""
+        self.server_life = "closed"
+        self.server.held.clear()
         if self.outcome is None:
             if isinstance(outcome, BaseException):
                 _clear_own_frames(outcome)
@@ -893,15 +1009,16 @@ class _Handoff:
         _wake(self.client)
 
     def server_aclose(self) -> None:
-        if self.server.waiter is not None:
+        if self.server.waiter is not None:  # MIRROR-ALREADY-RUNNING
             raise AlreadyRunningError(
                 "aclose(): the server end has a call pending in another task; "
                 "wait for the tasks you delegated to before closing it"
             )
-        if self.server_state != "closed":
-            self.finish_server(_END)
+        if self.server_life != "closed":
+            self.finish_server(_END)  # MIRROR-SERVER-RETURN
 
     def cancelled(self, exc: BaseException) -> ServerCancelledError:
+        """What the client learns of a server cancelled (CANCEL-SERVER-TASK) or closed (ABANDON-SERVER)."""
         error = ServerCancelledError(
             "the server was cancelled before it ended the channel"
             if not isinstance(exc, GeneratorExit)
@@ -916,23 +1033,23 @@ class _Handoff:
         if exc is not None:
             exc = self.ungrouped(exc)
         if exc is None:
-            outcome = _END
-        elif isinstance(exc, GeneratorExit) and self.client_state == "closed":
-            # The client closed the channel: the block ends quietly.
+            outcome = _END  # MIRROR-SERVER-RETURN
+        elif isinstance(exc, GeneratorExit) and self.client_life == "closed":
+            # The client closed the channel: the block ends quietly (MIRROR-ACLOSE).
             outcome, swallow = _END, True
         elif exc is self.thrown:
-            # The client's own exception goes back to the client's athrow().
+            # The client's own exception goes back to the client's athrow() (MIRROR-ATHROW).
             outcome, swallow = exc, True
-        elif isinstance(exc, _interruptions):
-            outcome = self.cancelled(exc)
-        elif isinstance(exc, StopAsyncIteration):
+        elif isinstance(exc, _trio.interruptions):
+            outcome = self.cancelled(exc)  # CANCEL-SERVER-TASK, ABANDON-SERVER
+        elif isinstance(exc, StopAsyncIteration):  # MIRROR-STOPASYNCITERATION
             outcome = RuntimeError(
                 "the server block raised StopAsyncIteration, as an async generator must not; "
                 "leave the block to end the iteration"
             )
             outcome.__cause__ = exc
         else:
-            outcome = exc
+            outcome = exc  # MIRROR-SERVER-ERROR
         self.finish_server(outcome)
         # Compared: kept no longer, since its traceback holds this handoff's frames (NO-NOISE).
         self.thrown = None
@@ -1032,7 +1149,7 @@ class ClientEnd(AsyncGenerator[T, U]):
 
     def __del__(self) -> None:
         handoff = self._handoff
-        if handoff.client_state == "closed":
+        if handoff.client_life == "closed":
             return
         loop = handoff.loop
         if loop is None:
@@ -1274,23 +1391,23 @@ class Channel(Generic[T, U]):
     def client(self) -> ClientEnd[T, U]:
         """Return the client end; a channel has exactly one."""
         handoff = self._handoff
-        if handoff.client_state != "absent":
-            raise ChannelInUseError(
+        if handoff.client_life != "absent":
+            raise ChannelInUseError(  # MISUSE-SECOND-END
                 "client(): this channel already has a client; a channel connects "
                 "one client and one server: create another Channel"
             )
-        handoff.client_state = "unstarted"
+        handoff.client_life = "unstarted"
         return self._client_type(handoff)
 
     def server(self) -> ServerBlock[ServerEnd[U, T]]:
         """Return the server block: ``async with channel.server() as server:``."""
         handoff = self._handoff
-        if handoff.server_state != "absent":
-            raise ChannelInUseError(
+        if handoff.server_life != "absent":
+            raise ChannelInUseError(  # MISUSE-SECOND-END
                 "server(): this channel already has a server; a channel connects "
                 "one client and one server: create another Channel"
             )
-        handoff.server_state = "entering"
+        handoff.server_life = "entering"
         return ServerBlock(self._server_type(handoff), handoff)
 
 

@@ -84,8 +84,15 @@ def run(
         "Channel on trio); "
         "below 1 is faster than the reference. Each round's time per item, for every case, and the "
         "memory per idle channel are in `results.json` next to this file, from which "
-        "`python -m bench --render` draws this page and its figures again.",
+        "`python -m bench --render` draws this page and its figures again; the rounds are also in "
+        "`results.pyperf.json`, for pyperf's statistics (`python -m pyperf stats`, `hist`, "
+        "`compare_to` between two runs).",
     ]
+    output.mkdir(parents=True, exist_ok=True)
+    try:
+        runner.pyperf_suite(results.cases).dump(str(output / "results.pyperf.json"), replace=True)
+    except ImportError:
+        notes.append("pyperf is not installed: no results.pyperf.json was written.")
     report.write(output, results, idle, loops, notes, preamble)
     return results, idle, loops, notes
 

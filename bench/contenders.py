@@ -247,13 +247,29 @@ class _FutureLink:
         self.request.set_result(request)
         return await item
 
+    async def first_receive(self) -> Any:
+        """Send the first request; return the first item."""
+        return await self.receive(None)
 
-def futures() -> Contender:
+
+class Link(Protocol):
+    """A floor's handoff: what _FutureLink and _TrioLink share."""
+
+    async def first_request(self) -> Any: ...
+    async def first_receive(self) -> Any: ...
+    async def asend(self, item: Any) -> Any: ...
+    async def receive(self, request: Any) -> Any: ...
+    def close(self) -> None: ...
+
+
+def floor(name: str, loops: tuple[str, ...], new_link: Callable[[], Link]) -> Contender:
+    """The pairs of a floor, the same on every loop: only the link differs."""
+
     def simplex(gate: Gate, items: int) -> list[Side]:
         return delegation(gate, 1, items)
 
     def delegation(gate: Gate, depth: int, items: int) -> list[Side]:
-        link = _FutureLink()
+        link = new_link()
 
         async def produce() -> None:
             await link.first_request()
@@ -263,14 +279,16 @@ def futures() -> Contender:
 
         async def consume() -> None:
             received = 0
-            while (item := await link.receive(None)) is not None:
+            item = await link.first_receive()
+            while item is not None:
                 received += item
+                item = await link.receive(None)
             gate.expect(received, total(items))
 
         return [produce, consume]
 
     def duplex(gate: Gate, rounds: int) -> list[Side]:
-        link = _FutureLink()
+        link = new_link()
 
         async def serve() -> None:
             value = 0
@@ -282,12 +300,16 @@ def futures() -> Contender:
             gate.expect(value, rounds)
 
         async def echo() -> None:
-            value = await link.receive(None)
+            value = await link.first_receive()
             while value is not None:
                 value = await link.receive(value)
 
         return [serve, echo]
 
+    return Contender(name, loops, simplex=simplex, duplex=duplex, delegation=delegation, pairs=True)
+
+
+def futures() -> Contender:
     async def lifecycle() -> None:
         link = _FutureLink()
 
@@ -301,15 +323,9 @@ def futures() -> Contender:
             pass
         await task
 
-    return Contender(
-        FUTURES,
-        ("asyncio", "uvloop"),
-        simplex=simplex,
-        duplex=duplex,
-        delegation=delegation,
-        lifecycle=lifecycle,
-        pairs=True,
-    )
+    contender = floor(FUTURES, ("asyncio", "uvloop"), _FutureLink)
+    contender.lifecycle = lifecycle
+    return contender
 
 
 # -- the floor behind ends, with the checks every call makes ----------------
@@ -623,48 +639,7 @@ class _TrioLink:
 def trio_floor(trio: ModuleType) -> Contender:
     from outcome import Value
 
-    def simplex(gate: Gate, items: int) -> list[Side]:
-        return delegation(gate, 1, items)
-
-    def delegation(gate: Gate, depth: int, items: int) -> list[Side]:
-        link = _TrioLink(trio, Value)
-
-        async def produce() -> None:
-            await link.first_request()
-            await gate.wait()
-            await _nested(depth, link.asend, items)
-            link.close()
-
-        async def consume() -> None:
-            received = 0
-            item = await link.first_receive()
-            while item is not None:
-                received += item
-                item = await link.receive(None)
-            gate.expect(received, total(items))
-
-        return [produce, consume]
-
-    def duplex(gate: Gate, rounds: int) -> list[Side]:
-        link = _TrioLink(trio, Value)
-
-        async def serve() -> None:
-            value = 0
-            await link.first_request()
-            await gate.wait()
-            for _ in range(rounds):
-                value = await link.asend(value + 1)
-            link.close()
-            gate.expect(value, rounds)
-
-        async def echo() -> None:
-            value = await link.first_receive()
-            while value is not None:
-                value = await link.receive(value)
-
-        return [serve, echo]
-
-    return Contender(TRIO_FLOOR, ("trio",), simplex=simplex, duplex=duplex, delegation=delegation, pairs=True)
+    return floor(TRIO_FLOOR, ("trio",), lambda: _TrioLink(trio, Value))
 
 
 # -- trio's and anyio's memory channels (capacity 0) ------------------------

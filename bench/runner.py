@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -110,16 +111,20 @@ def optional_modules(notes: list[str]) -> dict[str, ModuleType | None]:
     return modules
 
 
-def second_copy(module: ModuleType) -> ModuleType:
-    """Load the module's file again as a distinct module: the self-ratio control."""
-    name = f"{module.__name__}_second_copy"
-    spec = importlib.util.spec_from_file_location(name, module.__file__ or "")
+def load(path: str | Path, name: str) -> ModuleType:
+    """The file at ``path``, imported as the module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
-    copy = importlib.util.module_from_spec(spec)
-    sys.modules[name] = copy
-    spec.loader.exec_module(copy)
-    return copy
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def second_copy(module: ModuleType) -> ModuleType:
+    """Load the module's file again as a distinct module: the self-ratio control."""
+    return load(module.__file__ or "", f"{module.__name__}_second_copy")
 
 
 def available_contenders(modules: dict[str, ModuleType | None]) -> tuple[list[Contender], list[str]]:
@@ -322,6 +327,31 @@ def build_cases(found: list[Contender], loops: list[str], sizes: Sizes) -> list[
 
     add(LIFECYCLE, None, sizes.lifecycles, lifecycle)
     return cases
+
+
+def pyperf_suite(cases: list[Case]) -> Any:
+    """The rounds of every case as a pyperf BenchmarkSuite (one run per round, in seconds per item).
+
+    Written next to the results, so that pyperf's own statistics read our
+    interleaved rounds: ``python -m pyperf stats``, ``hist``, and
+    ``compare_to`` (with its significance test) between two result files.
+    """
+    import pyperf  # type: ignore[import-untyped]
+
+    return pyperf.BenchmarkSuite(
+        [
+            pyperf.Benchmark(
+                [
+                    pyperf.Run(
+                        [value], metadata={"name": case.label, "unit": "second"}, collect_metadata=False
+                    )
+                    for value in case.per_item
+                ]
+            )
+            for case in cases
+            if case.per_item
+        ]
+    )
 
 
 def run_rounds(cases: list[Case], rounds: int, progress: Callable[[int, int, Case], None]) -> None:

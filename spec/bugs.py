@@ -50,42 +50,39 @@ BUGS = [
         "client-offer-not-withdrawn",
         "CANCEL-SEND-UNTAKEN",
         "a cancelled client call leaves its untaken request offered",
-        "            if client.offer is not _NOTHING:\n                self.withdraw(client)\n",
-        "            if client.offer is not _NOTHING:\n                pass\n",
+        "        if client.offer is not _NOTHING:\n            self.withdraw(client)\n",
+        "        if client.offer is not _NOTHING:\n            pass\n",
     ),
     Bug(
         "server-offer-not-withdrawn",
         "CANCEL-SEND-UNTAKEN",
         "a cancelled server call leaves its untaken item offered",
-        "        except BaseException:\n            self.withdraw(server)\n            raise\n",
-        "        except BaseException:\n            raise\n",
+        "            # and the end may send again (CANCEL-LEAVES-USABLE).\n"
+        "            self.withdraw(server)\n",
+        "            # and the end may send again (CANCEL-LEAVES-USABLE).\n            pass\n",
     ),
     Bug(
         "withdrawn-first-request-stays-started",
         "CANCEL-SEND-UNTAKEN",
         "a withdrawn first request leaves the client started",
-        "                if not client.delivered:\n"
-        "                    # The first request was withdrawn: the client never started.\n"
-        '                    self.client_state = "unstarted"\n',
-        "                pass\n",
+        '            if not client.delivered:\n                self.client_life = "unstarted"\n',
+        "            pass\n",
     ),
     Bug(
         "cancelled-request-forgets-item",
         "CANCEL-REQUEST-UNTAKEN",
         "a client request cancelled after the server took it forgets that an item is owed to it",
-        "        except BaseException:\n            if client.offer is not _NOTHING:\n",
-        "        except BaseException:\n"
+        "            _received(client, waiter)\n            self.withdraw_request()\n",
+        "            _received(client, waiter)\n"
         "            client.owed = False\n"
-        "            if client.offer is not _NOTHING:\n",
+        "            self.withdraw_request()\n",
     ),
     Bug(
         "client-race-message-lost",
         "CANCEL-RECEIVE-RACE",
         "an item delivered to a client call cancelled before it resumed is lost",
-        "            except BaseException:\n"
-        "                _received(client, waiter)\n"
-        "                raise\n",
-        "            except BaseException:\n                raise\n",
+        "            _received(client, waiter)\n            self.withdraw_request()\n",
+        "            self.withdraw_request()\n",
     ),
     Bug(
         "server-race-message-lost",
@@ -100,48 +97,43 @@ BUGS = [
         "server-taken-send-forgets-reply",
         "REPLY-PENDING",
         "a server call cancelled after its item was taken forgets that the reply is owed",
-        "        except BaseException:\n            self.withdraw(server)\n            raise\n",
-        "        except BaseException:\n"
-        "            self.withdraw(server)\n"
-        "            server.owed = False\n"
-        "            raise\n",
+        "            self.withdraw(server)\n            raise\n",
+        "            self.withdraw(server)\n            server.owed = False\n            raise\n",
     ),
     Bug(
         "client-reply-pending-unchecked",
         "REPLY-PENDING",
         "asend(x) after a cancelled delivered request sends x instead of refusing",
-        "        if client.inbox or (client.owed and self.outcome is None):\n"
-        "            if message is not None:\n",
-        "        if client.inbox or (client.owed and self.outcome is None and message is None):\n"
-        "            if message is not None:\n",
+        "        if client.held or (client.owed and self.outcome is None):\n",
+        "        if client.held or (client.owed and self.outcome is None and message is None):\n",
     ),
     Bug(
         "cancelled-server-error-bare",
         "CANCEL-SERVER-TASK",
         "a cancelled server's CancelledError reaches the client bare",
-        "        elif isinstance(exc, _interruptions):\n            outcome = self.cancelled(exc)\n",
-        "        elif isinstance(exc, _interruptions):\n            outcome = exc\n",
+        "            outcome = self.cancelled(exc)  # CANCEL-SERVER-TASK, ABANDON-SERVER\n",
+        "            outcome = exc  # CANCEL-SERVER-TASK, ABANDON-SERVER\n",
     ),
     # -- the mirror of PEP 525 --------------------------------------------
     Bug(
         "first-send-not-none-accepted",
         "MIRROR-FIRST-SEND-NONE",
         "a first asend(x) with x not None is sent",
-        'self.client_state == "unstarted" and type(message) is not _Thrown:\n',
-        'self.client_state == "absent" and type(message) is not _Thrown:\n',
+        'self.client_life == "unstarted" and type(message) is not _Thrown:\n',
+        'self.client_life == "absent" and type(message) is not _Thrown:\n',
     ),
     Bug(
         "server-error-swallowed",
         "MIRROR-SERVER-ERROR",
         "the server block's exception ends the client's iteration quietly",
-        "        else:\n            outcome = exc\n        self.finish_server(outcome)\n",
-        "        else:\n            outcome = _END\n        self.finish_server(outcome)\n",
+        "            outcome = exc  # MIRROR-SERVER-ERROR\n",
+        "            outcome = _END  # MIRROR-SERVER-ERROR\n",
     ),
     Bug(
         "stopasynciteration-passed-through",
         "MIRROR-STOPASYNCITERATION",
         "a StopAsyncIteration raised in the block ends the client's iteration",
-        "        elif isinstance(exc, StopAsyncIteration):\n",
+        "        elif isinstance(exc, StopAsyncIteration):  # MIRROR-STOPASYNCITERATION\n",
         "        elif isinstance(exc, StopAsyncIteration) and False:\n",
     ),
     Bug(
@@ -185,53 +177,58 @@ BUGS = [
         "aclose-unstarted-wrong-error",
         "MIRROR-ACLOSE-UNSTARTED",
         "entering the block of a client closed before it asked raises ChannelClosedError",
-        "                    raise ClientClosedError(\n",
-        "                    raise ChannelClosedError(\n",
+        "                    raise ClientClosedError(  # MIRROR-ACLOSE-UNSTARTED\n",
+        "                    raise ChannelClosedError(  # MIRROR-ACLOSE-UNSTARTED\n",
     ),
     Bug(
         "ignored-exit-not-refused",
         "MIRROR-IGNORED-EXIT",
         "a server that ignored GeneratorExit may call again",
-        '        if self.server_state == "exiting":\n',
-        '        if self.server_state == "exiting" and self.server.delivered < 0:\n',
+        '        if self.server_life == "exiting":\n'
+        "            raise ChannelClosedError(  # MIRROR-IGNORED-EXIT\n",
+        '        if self.server_life == "exiting" and self.server.delivered < 0:\n'
+        "            raise ChannelClosedError(  # MIRROR-IGNORED-EXIT\n",
     ),
     Bug(
         "concurrent-client-call-accepted",
         "MIRROR-ALREADY-RUNNING",
         "a second client call while one is pending is not refused",
-        "        if loop is not client.loop or client.waiter is not None:\n"
-        '            loop = self.begin(client, "client", method)\n',
-        '        if loop is not client.loop:\n            loop = self.begin(client, "client", method)\n',
+        "        if source is not client.waiter_source or client.waiter is not None:\n"
+        '            source = self.begin(client, "client", method)\n',
+        "        if source is not client.waiter_source:\n"
+        '            source = self.begin(client, "client", method)\n',
     ),
     # -- misuse ---------------------------------------------------------
     Bug(
         "second-client-allowed",
         "MISUSE-SECOND-END",
         "a closed channel hands out a second client",
-        '        if handoff.client_state != "absent":\n',
-        '        if handoff.client_state in ("unstarted", "started"):\n',
+        '        if handoff.client_life != "absent":\n',
+        '        if handoff.client_life in ("unstarted", "open"):\n',
     ),
     Bug(
         "closed-server-sends",
         "MISUSE-CLOSED-SERVER",
         "a server end used after server.aclose() is not refused",
-        '        if self.server_state == "closed":\n            raise ChannelClosedError(\n',
-        '        if self.server_state == "closed" and self.outcome is None:\n'
-        "            raise ChannelClosedError(\n",
+        '        if self.server_life == "closed":\n'
+        "            raise ChannelClosedError(  # MISUSE-CLOSED-SERVER\n",
+        '        if self.server_life == "closed" and self.outcome is None:\n'
+        "            raise ChannelClosedError(  # MISUSE-CLOSED-SERVER\n",
     ),
     Bug(
         "server-aclose-no-wake",
         "MIRROR-SERVER-RETURN",
         "server.aclose() closes the end but does not end the client's iteration",
-        '        if self.server_state != "closed":\n            self.finish_server(_END)\n',
-        '        if self.server_state != "closed":\n            self.server_state = "closed"\n',
+        '        if self.server_life != "closed":\n'
+        "            self.finish_server(_END)  # MIRROR-SERVER-RETURN\n",
+        '        if self.server_life != "closed":\n            self.server_life = "closed"\n',
     ),
     Bug(
         "other-loop-rebinds",
         "MISUSE-WRONG-LOOP",
         "a call from another event loop rebinds the end instead of being refused",
         "        elif self.loop is not loop:\n",
-        "        elif self.loop is not loop and side.loop is None:\n",
+        "        elif self.loop is not loop and side.waiter_source is None:\n",
     ),
     Bug(
         "groups-not-unwrapped",
@@ -288,8 +285,8 @@ BUGS = [
         "end-drops-read-batch",
         "READ-ITEMS-END",
         "the server's end clears the items that the reader's batch holds",
-        '        self.server_state = "closed"\n        self.server.inbox.clear()\n',
-        '        self.server_state = "closed"\n        self.client.inbox.clear()\n',
+        '        self.server_life = "closed"\n        self.server.held.clear()\n',
+        '        self.server_life = "closed"\n        self.client.held.clear()\n',
     ),
 ]
 

@@ -6,7 +6,8 @@ conformance suite runs: ``docs/protocol.json`` (``protocol_data``), which
 current, gives the states, events, variables, phases and transitions;
 ``spec.model`` gives ``CLAUSES``; the tests in ``tests/`` and ``spec/`` cite
 the clauses they prove with ``@pytest.mark.clause("ID", ...)``. The
-citations are read by parsing the test files with :mod:`ast`; nothing is run.
+citations are read from ``spec/traceability.txt``, which pytest's own
+collection writes (``python -m spec.traceability --write``); nothing is run.
 
 Directives:
 
@@ -27,8 +28,7 @@ Every build (not only the ones that re-read a page) warns, so that
 ``sphinx-build -W`` fails, when the model cannot be imported or is
 inconsistent, when the transition tables are not closed under the model or
 a row's outcome is not stated by its clauses, when a clause has no test, when
-a test function or ``Test*`` class cites no clause, when a test cites an
-unknown clause id, and when a protocol clause (``kind`` ``"protocol"``, the
+the index names a test that is not in its file, and when a protocol clause (``kind`` ``"protocol"``, the
 default) has no test in ``protocol_impl_dirs``, the tests that take the
 implementation under test.
 """
@@ -211,221 +211,68 @@ def load_model(root: Path, module: str) -> tuple[Any | None, str | None]:
         return None, traceback.format_exc(limit=3)
 
 
-# -- reading the citations with ast ------------------------------------------
+# -- reading the citations from the traceability index ---------------------------
+
+INDEX = "spec/traceability.txt"
 
 
-def _dotted(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ""
+def read_index(root: Path, problems: list[tuple[str, str]]) -> list[TestRef]:
+    """Every test and the clauses it marks, from the traceability index.
 
-
-class _FileScanner:
-    """Finds the tests of one file and the clause ids each one cites."""
-
-    def __init__(self, path: Path, rel: str, problems: list[tuple[str, str]], root: Path) -> None:
-        self.root = root
-        self.path = path
-        self.rel = rel
-        self.text = path.read_text(encoding="utf-8")
-        self.lines = self.text.splitlines()
-        self.problems = problems
-        self.constants: dict[str, tuple[str, ...]] = {}
-        self.aliases: set[str] = set()
-        self.tests: list[TestRef] = []
-
-    def problem(self, node: ast.AST | int, message: str) -> None:
-        line = node if isinstance(node, int) else getattr(node, "lineno", 0)
-        self.problems.append((f"{self.path}:{line}", message))
-
-    def is_clause_mark(self, node: ast.AST) -> bool:
-        name = _dotted(node)
-        return name.endswith("mark.clause") or name in self.aliases
-
-    def strings(self, node: ast.AST) -> tuple[str, ...] | None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return (node.value,)
-        if isinstance(node, ast.Name) and node.id in self.constants:
-            return self.constants[node.id]
-        if isinstance(node, ast.Starred):
-            return self.strings(node.value)
-        if isinstance(node, (ast.Tuple, ast.List)):
-            out: list[str] = []
-            for element in node.elts:
-                got = self.strings(element)
-                if got is None:
-                    return None
-                out.extend(got)
-            return tuple(out)
-        return None
-
-    def marks(self, node: ast.AST) -> tuple[str, ...]:
-        """The clause ids in one decorator or ``pytestmark`` value."""
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return tuple(i for element in node.elts for i in self.marks(element))
-        if not (isinstance(node, ast.Call) and self.is_clause_mark(node.func)):
-            return ()
-        ids: list[str] = []
-        if not node.args:
-            self.problem(node, "pytest.mark.clause() without a clause id")
-        for arg in node.args:
-            got = self.strings(arg)
-            if got is None:
-                self.problem(
-                    arg,
-                    f"cannot read the clause id {ast.unparse(arg)!r} without running the file: "
-                    "cite clauses with string literals, or with module-level constants (str or tuple "
-                    "of str) defined or imported from a module of the repository",
-                )
-            else:
-                ids.extend(got)
-        return tuple(ids)
-
-    def body_pytestmark(self, body: list[ast.stmt]) -> tuple[str, ...]:
-        ids: list[str] = []
-        for stmt in body:
-            if isinstance(stmt, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "pytestmark" for t in stmt.targets
-            ):
-                ids.extend(self.marks(stmt.value))
-        return tuple(ids)
-
-    def source_of(self, node: ast.AST) -> str:
-        decorators = getattr(node, "decorator_list", [])
-        first = min([node.lineno] + [d.lineno for d in decorators])  # type: ignore[attr-defined]
-        last = node.end_lineno or node.lineno  # type: ignore[attr-defined]
-        chunk = self.lines[first - 1 : last]
-        indent = min((len(s) - len(s.lstrip()) for s in chunk if s.strip()), default=0)
-        return "\n".join(s[indent:] for s in chunk)
-
-    def imported_constants(self, stmt: ast.ImportFrom) -> None:
-        """Names imported from a module of the repository, if they are string constants there."""
-        if stmt.level:
-            base = self.path.parent
-            for _ in range(stmt.level - 1):
-                base = base.parent
-            target = base.joinpath(*(stmt.module or "").split(".")) if stmt.module else base / "__init__"
-        else:
-            target = self.root.joinpath(*(stmt.module or "").split("."))
-        path = target.with_suffix(".py")
-        if not path.is_file():
-            return
-        other = _FileScanner(path, "", [], self.root)
-        other.read_constants(ast.parse(other.text, filename=str(path)))
-        for alias in stmt.names:
-            if alias.name in other.constants:
-                self.constants[alias.asname or alias.name] = other.constants[alias.name]
-
-    def read_constants(self, tree: ast.Module) -> None:
-        for stmt in tree.body:
-            if isinstance(stmt, ast.ImportFrom):
-                self.imported_constants(stmt)
-            elif (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
-            ):
-                name = stmt.targets[0].id
-                if self.is_clause_mark(stmt.value):
-                    self.aliases.add(name)
-                else:
-                    got = self.strings(stmt.value)
-                    if got is not None:
-                        self.constants[name] = got
-            elif (
-                isinstance(stmt, ast.AnnAssign)
-                and isinstance(stmt.target, ast.Name)
-                and stmt.value is not None
-            ):
-                got = self.strings(stmt.value)
-                if got is not None:
-                    self.constants[stmt.target.id] = got
-
-    def scan(self) -> list[TestRef]:
-        tree = ast.parse(self.text, filename=str(self.path))
-        self.read_constants(tree)
-        module_ids = self.body_pytestmark(tree.body)
-        self.visit_body(tree.body, prefix="", inherited=module_ids)
-        return self.tests
-
-    def visit_body(self, body: list[ast.stmt], prefix: str, inherited: tuple[str, ...]) -> None:
-        for stmt in body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name.startswith("test"):
-                own = tuple(i for d in stmt.decorator_list for i in self.marks(d))
-                self.add(stmt, prefix + stmt.name, inherited + own, is_class=False)
-            elif isinstance(stmt, ast.ClassDef) and stmt.name.startswith("Test"):
-                own = tuple(i for d in stmt.decorator_list for i in self.marks(d))
-                own += self.body_pytestmark(stmt.body)
-                before = len(self.tests)
-                self.visit_body(stmt.body, prefix + stmt.name + ".", inherited + own)
-                methods = self.tests[before:]
-                cited = inherited + own + tuple(i for m in methods for i in m.clauses)
-                if not methods and not (own or inherited):
-                    self.problem(stmt, f"test class {prefix + stmt.name} cites no clause and has no test")
-                self.tests.insert(
-                    before,
-                    TestRef(
-                        self.rel,
-                        prefix + stmt.name,
-                        stmt.lineno,
-                        tuple(dict.fromkeys(cited)),
-                        "",
-                        _summary(stmt),
-                        is_class=True,
-                    ),
-                )
-
-    def add(
-        self,
-        stmt: ast.FunctionDef | ast.AsyncFunctionDef,
-        qualname: str,
-        ids: tuple[str, ...],
-        *,
-        is_class: bool,
-    ) -> None:
-        ids = tuple(dict.fromkeys(ids))
-        if not ids:
-            self.problem(
-                stmt,
-                f'test {qualname} cites no clause: mark it with @pytest.mark.clause("ID", ...) '
-                "naming the clauses of spec/model.py that it proves",
-            )
-        self.tests.append(
-            TestRef(self.rel, qualname, stmt.lineno, ids, self.source_of(stmt), _summary(stmt), is_class)
+    ``python -m spec.traceability --write`` writes the index from pytest's own
+    collection, and a test fails when it is stale: the build sees the marks
+    exactly as pytest does. Only the test's source and summary, which the
+    tests page shows, are read from its file.
+    """
+    clauses_of: dict[str, list[str]] = {}
+    clause = ""
+    for line in (root / INDEX).read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith(("#", " ")):
+            clause = line.split()[0]
+        elif line.startswith("  test: "):
+            clauses_of.setdefault(line.removeprefix("  test: ").removesuffix(" *"), []).append(clause)
+    definitions: dict[str, dict[str, ast.AST]] = {}
+    tests: list[TestRef] = []
+    for nodeid, ids in sorted(clauses_of.items()):
+        rel, _, name = nodeid.partition("::")
+        qualname = name.replace("::", ".")
+        if rel not in definitions:
+            definitions[rel] = _definitions(ast.parse((root / rel).read_text(encoding="utf-8")))
+        node = definitions[rel].get(qualname)
+        if node is None:
+            problems.append((f"{root / INDEX}", f"test {nodeid} is not in {rel}: the index is stale"))
+            continue
+        text = (root / rel).read_text(encoding="utf-8")
+        tests.append(
+            TestRef(rel, qualname, node.lineno, tuple(ids), _source(text, node), _summary(node))  # type: ignore[attr-defined]
         )
+    return tests
+
+
+def _definitions(tree: ast.Module) -> dict[str, ast.AST]:
+    """The functions and classes of a test file, by qualified name."""
+    found: dict[str, ast.AST] = {}
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found[prefix + stmt.name] = stmt
+                if isinstance(stmt, ast.ClassDef):
+                    walk(stmt.body, f"{prefix}{stmt.name}.")
+
+    walk(tree.body, "")
+    return found
+
+
+def _source(text: str, node: Any) -> str:
+    """The source of a definition, its decorators included."""
+    first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    return "\n".join(text.splitlines()[first - 1 : node.end_lineno or node.lineno])
 
 
 def _summary(node: ast.AST) -> str:
     doc = ast.get_docstring(node)  # type: ignore[arg-type]
     return doc.strip().split("\n\n")[0].replace("\n", " ") if doc else ""
-
-
-def test_files(root: Path, dirs: list[str], patterns: list[str]) -> list[Path]:
-    found: set[Path] = set()
-    for d in dirs:
-        base = root / d
-        if base.is_dir():
-            for pattern in patterns:
-                found.update(p for p in base.rglob(pattern) if "_build" not in p.parts)
-    return sorted(found)
-
-
-def python_files_patterns(root: Path) -> list[str]:
-    """pytest's ``python_files`` setting from pyproject.toml (its default otherwise)."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        tomllib = None  # type: ignore[assignment]
-    pyproject = root / "pyproject.toml"
-    if tomllib is not None and pyproject.is_file():
-        with pyproject.open("rb") as f:
-            options = tomllib.load(f).get("tool", {}).get("pytest", {}).get("ini_options", {})
-        value = options.get("python_files")
-        if value:
-            return value.split() if isinstance(value, str) else list(value)
-    return ["test_*.py", "*_test.py"]
 
 
 # -- loading and checking ------------------------------------------------------
@@ -514,27 +361,7 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     if protocol.data:
         problems.extend((__file__, message) for message in check_summaries(protocol))
 
-    patterns = python_files_patterns(root)
-    for path in test_files(root, list(config.protocol_test_dirs), patterns):
-        rel = path.relative_to(root).as_posix()
-        scanner = _FileScanner(path, rel, problems, root)
-        try:
-            protocol.tests.extend(scanner.scan())
-        except SyntaxError as exc:
-            problems.append((f"{path}:{exc.lineno}", f"cannot parse: {exc.msg}"))
-            continue
-        if protocol.loaded:
-            for test in scanner.tests:
-                for clause_id in test.clauses:
-                    if clause_id not in protocol.clauses:
-                        problems.append(
-                            (
-                                f"{path}:{test.lineno}",
-                                f"test {test.qualname} cites unknown clause {clause_id!r}",
-                            )
-                        )
-    # A class's own unknown ids are reported once, by its methods.
-    problems = list(dict.fromkeys(problems))
+    protocol.tests = read_index(root, problems)
 
     if protocol.loaded:
         impl_dirs = tuple(f"{d.strip('/')}/" for d in config.protocol_impl_dirs)

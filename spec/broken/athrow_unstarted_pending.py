@@ -15,7 +15,7 @@ class PendingThrow:
     _handoff: Any
 
     async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
-        while self._handoff.client_state == "unstarted":
+        while self._handoff.client_life == "unstarted":
             try:
                 await asyncio.get_running_loop().create_future()
             except asyncio.CancelledError:

@@ -15,7 +15,7 @@ class Blocking:
     _handoff: Any
 
     async def aclose(self) -> None:
-        if self._handoff.client_state != "unstarted":
+        if self._handoff.client_life != "unstarted":
             time.sleep(5)  # noqa: ASYNC251 - the defect
         await super().aclose()  # type: ignore[misc]
 

@@ -18,7 +18,7 @@ class NeverClosing:
 
     async def aclose(self) -> None:
         handoff = self._handoff
-        if handoff.client_state not in ("unstarted", "closed") and handoff.client.waiter is None:
+        if handoff.client_life not in ("unstarted", "closed") and handoff.client.waiter is None:
             await asyncio.get_running_loop().create_future()
         await super().aclose()  # type: ignore[misc]
 

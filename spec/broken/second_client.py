@@ -14,7 +14,7 @@ class Lenient:
     _client_type: Any
 
     def client(self) -> Any:
-        if self._handoff.client_state != "absent":
+        if self._handoff.client_life != "absent":
             return self._client_type(self._handoff)
         return super().client()  # type: ignore[misc]
 

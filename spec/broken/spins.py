@@ -13,7 +13,7 @@ class Spinning:
     _handoff: Any
 
     async def aclose(self) -> None:
-        while self._handoff.client_state != "unstarted":
+        while self._handoff.client_life != "unstarted":
             pass
         await super().aclose()  # type: ignore[misc]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,18 @@ def test_smoke_runs_every_workload_and_delivers_every_item() -> None:
     assert {contenders.CHANNEL, contenders.CHANNEL_COPY, contenders.STREAM, contenders.FUTURES} <= measured
     assert contenders.GUARDED in measured
     assert {contenders.ASYNC_GENERATOR, contenders.QUEUE} <= measured
+
+
+@pytest.mark.clause("BENCH-SMOKE")
+def test_compare_times_every_hot_path_on_every_loop(capsys: pytest.CaptureFixture[str]) -> None:
+    import channels
+    from bench import compare
+
+    assert compare.main([channels.__file__ or "", "--smoke"]) == 0
+    printed = capsys.readouterr().out
+    for hot_path in ("duplex", "simplex", "stream [100]"):
+        for loop in ("asyncio", "uvloop", "trio"):
+            assert re.search(rf"^{re.escape(hot_path)} +{loop} +new ÷ old [0-9.]+", printed, re.M), printed
 
 
 @pytest.mark.clause("BENCH-SMOKE")

@@ -29,7 +29,7 @@ def eager_thrown(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     original = channels._Handoff.client_throw
 
     async def client_throw(self: Any, end: Any, thrown: Any) -> Any:
-        if self.client_state == "started":
+        if self.client_life == "open":
             self.thrown = thrown.exc
         return await original(self, end, thrown)
 

@@ -31,6 +31,7 @@ from channels import (
     ClientClosedError,
     ReplyPendingError,
     ServerCancelledError,
+    ServerEnd,
     StreamChannel,
 )
 from spec.loops import settle
@@ -215,6 +216,81 @@ async def test_a_timeout_loop_around_anext_gets_every_item_exactly_once() -> Non
             break
     await producer
     assert received == list(range(200))
+
+
+@pytest.mark.clause("SERVER-BLOCK-ENTER")
+async def test_entering_the_server_block_waits_for_the_first_request() -> None:
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    entered: list[Any] = []
+
+    async def produce() -> None:
+        async with channel.server() as server:
+            entered.append(server)
+            await server.asend(1)
+
+    producer = asyncio.ensure_future(produce())
+    await settle(producer)
+    assert entered == []  # no request yet: the block has not started
+    assert await anext(client) == 1
+    assert len(entered) == 1
+    assert isinstance(entered[0], ServerEnd)
+    with pytest.raises(StopAsyncIteration):
+        await anext(client)
+    await producer
+
+
+@pytest.mark.clause("CANCEL-SEND-UNTAKEN", "MIRROR-FIRST-SEND-NONE")
+async def test_a_cancelled_first_request_that_nobody_took_is_withdrawn() -> None:
+    channel: Channel[int, int] = Channel()
+    client = channel.client()
+    request = asyncio.ensure_future(anext(client))  # offered: no server yet
+    await settle(request)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    # Withdrawn, so never sent: the client is unstarted again, and its first call must send None.
+    assert client.delivered == 0
+    assert "client=unstarted" in repr(client)
+    with pytest.raises(TypeError, match="just-started"):
+        await client.asend(5)
+    producer = asyncio.ensure_future(serve(channel, 7))
+    assert await anext(client) == 7
+    assert client.delivered == 1  # the second request, once: the withdrawn one never arrived
+    with pytest.raises(StopAsyncIteration):
+        await anext(client)
+    await producer
+
+
+@pytest.mark.clause("CANCEL-SEND-UNTAKEN", "CANCEL-LEAVES-USABLE")
+async def test_a_cancelled_later_request_that_nobody_took_is_withdrawn() -> None:
+    channel: Channel[int, int] = Channel()
+    client = channel.client()
+    producer, server_ready = lend_server(channel)
+    first = asyncio.ensure_future(anext(client))
+    server = await server_ready
+    sending = asyncio.ensure_future(server.asend(1))
+    assert await first == 1
+    await settle(sending)
+    sending.cancel()  # the server no longer waits: the client's next request can only be offered
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    request = asyncio.ensure_future(client.asend(2))
+    await settle(request)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert client.delivered == 1  # the first request only: the second was withdrawn
+    assert "client=open" in repr(client)  # a client that started stays started
+    reply = asyncio.ensure_future(anext(server))  # the server receives what it is owed...
+    await settle(reply)
+    assert not reply.done()  # ... which is not the withdrawn request
+    asking = asyncio.ensure_future(client.asend(3))
+    assert await reply == 3
+    assert client.delivered == 2
+    producer.cancel()
+    await asyncio.gather(producer, asking, return_exceptions=True)
+    assert isinstance(asking.exception(), ServerCancelledError)
 
 
 @pytest.mark.clause("CANCEL-SEND-TAKEN", "REPLY-PENDING")
@@ -403,7 +479,7 @@ async def test_repr_shows_the_state_of_both_ends() -> None:
     assert "server=entering" in repr(block)
     producer = asyncio.ensure_future(serve_from(block, 1))
     assert await anext(client) == 1
-    assert "client=started, server=open" in repr(channel)
+    assert "client=open, server=open" in repr(channel)
     with pytest.raises(StopAsyncIteration):
         await anext(client)
     await producer

@@ -362,7 +362,7 @@ def test_outside_any_loop_a_call_says_where_to_run_it(
     if trio_in_use:
         trio.run(trio.lowlevel.checkpoint)  # trio imported and bound: the message stays the same
     else:
-        monkeypatch.setattr(channels, "_trio_runs", None)
+        monkeypatch.setattr(channels._trio, "runs", None)  # pyright: ignore[reportPrivateUsage]
         monkeypatch.delitem(sys.modules, "trio")
     channel: Channel[int, None] = Channel()
     with pytest.raises(RuntimeError, match=r"inside an asyncio \(or uvloop\) event loop or trio.run"):
