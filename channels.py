@@ -595,7 +595,7 @@ class _Handoff:
     def take_offer(self, receiver: _Side, sender: _Side) -> Any:
         message = sender.offer
         sender.offer = _NOTHING
-        sender.delivered += 1
+        sender.delivered += 1  # DELIVERED-COUNT: counted when a call of the peer takes it
         receiver.owed = False
         return message
 
