@@ -1536,7 +1536,13 @@ class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, R]]):
                     await client.__anext__()
         error, self._error = self._error, None
         if error is not None:
-            raise error
+            # As aclose() raises it: its context stays the GeneratorExit (or
+            # cancellation) of the close, not what the consumer's block raised.
+            context = error.__context__
+            try:
+                raise error
+            finally:
+                error.__context__ = context
 
     async def _drive(self) -> None:
         try:

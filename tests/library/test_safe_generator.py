@@ -229,7 +229,8 @@ def test_an_error_in_the_cleanup_leaves_the_block_as_aclosing_raises_it(run: Cal
         assert isinstance(raised.value.__context__, GeneratorExit)
 
     async def leave_with_an_error() -> None:
-        # As aclosing: the cleanup's error replaces the consumer's, which is its context.
+        # As aclosing: the cleanup's error replaces the consumer's, and its
+        # context is the GeneratorExit that closed the body.
         async def leave() -> None:
             async with failing_cleanup() as agen:
                 await anext(agen)
@@ -237,7 +238,7 @@ def test_an_error_in_the_cleanup_leaves_the_block_as_aclosing_raises_it(run: Cal
 
         with pytest.raises(Boom, match="cleanup") as raised:
             await leave()
-        assert isinstance(raised.value.__context__, KeyError)
+        assert isinstance(raised.value.__context__, GeneratorExit)
 
     async def aclose_raises_it_once() -> None:
         async with failing_cleanup() as agen:
