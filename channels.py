@@ -1561,7 +1561,8 @@ class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, R]]):
 
     async def _run(self, server: ServerEnd[R, Y]) -> None:
         body = self.body
-        step: Callable[[Any], Awaitable[Y]] = body.asend
+        asend = body.asend
+        step: Callable[[Any], Awaitable[Y]] = asend
         value: Any = None
         client = self._client
         # An interrupted yield's item was taken: the client's reply is still owed.
@@ -1598,7 +1599,7 @@ class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, R]]):
                 # Only trio, which runs a batch of woken tasks in random
                 # order, can resume the consumer first.
                 break
-            step = body.asend
+            step = asend
         self._parked = False
         await body.aclose()
 
