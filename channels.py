@@ -1592,12 +1592,12 @@ class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, R]]):
                 owed = client.delivered == server.delivered
                 step, value = body.athrow, exc
                 continue
-            if self._closing:  # pragma: no cover - trio's run order: see below
+            if self._closing:
                 # A request handed to the body's task just before the block
                 # was left, by a call cancelled before that task resumed: the
                 # consumer is gone, so the request closes the body instead.
-                # Only trio, which runs a batch of woken tasks in random
-                # order, can resume the consumer first.
+                # (Only trio, which runs a batch of woken tasks in random
+                # order, can resume the consumer first.)
                 break
             step = asend
         self._parked = False

@@ -9,6 +9,7 @@ exception handler was called (NO-NOISE).
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import inspect
 import subprocess
@@ -503,6 +504,45 @@ def test_aclose_while_a_call_is_pending_raises_and_leaving_cancels_the_body(
 
     run(test)
     assert log == ["cleanup", "left"]
+
+
+@pytest.mark.clause("SAFE-GEN-CLOSE")
+def test_a_request_cancelled_as_the_block_is_left_never_strands_the_exit() -> None:
+    """The request reaches the body's task, and the call is cancelled in the same turn.
+
+    trio then resumes the two tasks in random order: the body's first, and it
+    runs the step the call asked for (a cancelled call does not cancel the
+    body) until the block's exit cancels it; or the consumer's first, and the
+    block is left before the body's task sees the request, which closes the
+    body at its yield instead. Either way the exit waits for the cleanup and
+    nothing hangs; twenty runs take both orders.
+    """
+
+    @as_safe_generator
+    async def numbers(log: list[str]) -> AsyncGenerator[int, None]:
+        try:
+            yield 1
+            log.append("step")
+            await trio.sleep_forever()
+            yield 2
+        except BaseException as exc:
+            log.append(type(exc).__name__)
+            raise
+        finally:
+            log.append("cleanup")
+
+    async def leave_with_a_cancelled_request(log: list[str]) -> None:
+        async with numbers(log) as agen:
+            await anext(agen)
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await anext(agen)
+        log.append("left")
+
+    for _ in range(20):
+        log: list[str] = []
+        run_on("trio", functools.partial(leave_with_a_cancelled_request, log))
+        assert log in (["step", "Cancelled", "cleanup", "left"], ["GeneratorExit", "cleanup", "left"])
 
 
 @pytest.mark.clause("SAFE-GEN-UNSTARTED")
