@@ -1313,12 +1313,12 @@ ServerEnd._throw.__qualname__ = "ServerEnd.athrow"  # pyright: ignore[reportPriv
 
 P = ParamSpec("P")
 Y = TypeVar("Y")
-R = TypeVar("R")
+Sent = TypeVar("Sent")
 
 
 def as_safe_generator(
-    fn: Callable[P, AsyncGenerator[Y, R]],
-) -> Callable[P, AbstractAsyncContextManager[AsyncGenerator[Y, R]]]:
+    fn: Callable[P, AsyncGenerator[Y, Sent]],
+) -> Callable[P, AbstractAsyncContextManager[AsyncGenerator[Y, Sent]]]:
     """Run an async generator function's body in a task that an ``async with`` owns.
 
     ::
@@ -1364,13 +1364,13 @@ def as_safe_generator(
     @functools.wraps(fn)
     def open_generator(
         *args: P.args, **kwargs: P.kwargs
-    ) -> AbstractAsyncContextManager[AsyncGenerator[Y, R]]:
+    ) -> AbstractAsyncContextManager[AsyncGenerator[Y, Sent]]:
         return _SafeGeneratorBlock(fn(*args, **kwargs), open_generator.__name__, open_generator.__qualname__)
 
     return open_generator
 
 
-class _SafeGenerator(AsyncGenerator[Y, R]):
+class _SafeGenerator(AsyncGenerator[Y, Sent]):
     """What ``async with`` gives for an :func:`as_safe_generator` function: the
     consumer's async generator, a channel client fed by the body's task."""
 
@@ -1378,7 +1378,7 @@ class _SafeGenerator(AsyncGenerator[Y, R]):
     # writable, and cannot be properties (a class's own are strings).
     __slots__ = ("__dict__", "__weakref__", "_block", "_client")
 
-    def __init__(self, block: _SafeGeneratorBlock[Y, R], client: ClientEnd[Y, R]) -> None:
+    def __init__(self, block: _SafeGeneratorBlock[Y, Sent], client: ClientEnd[Y, Sent]) -> None:
         self._block = block
         self._client = client
         self.__name__: str = block.name
@@ -1387,7 +1387,7 @@ class _SafeGenerator(AsyncGenerator[Y, R]):
     def __repr__(self) -> str:
         return f"<safe generator {self.__qualname__} {self._client!r}>"
 
-    def __aiter__(self) -> _SafeGenerator[Y, R]:
+    def __aiter__(self) -> _SafeGenerator[Y, Sent]:
         return self
 
     # The calls return the client's coroutine itself: no frame of their own.
@@ -1395,7 +1395,7 @@ class _SafeGenerator(AsyncGenerator[Y, R]):
     def __anext__(self) -> Coroutine[Any, Any, Y]:
         return self._client.__anext__()
 
-    def asend(self, value: R | None) -> Coroutine[Any, Any, Y]:
+    def asend(self, value: Sent | None) -> Coroutine[Any, Any, Y]:
         return self._client.asend(value)
 
     @overload
@@ -1451,7 +1451,7 @@ class _SafeGenerator(AsyncGenerator[Y, R]):
         return code
 
 
-class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, R]]):
+class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, Sent]]):
     """The ``async with`` of an :func:`as_safe_generator` function: owns the body's task.
 
     The body's task drives the body with its ``asend``/``athrow`` and is the
@@ -1474,11 +1474,11 @@ class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, R]]):
         "qualname",
     )
 
-    def __init__(self, body: AsyncGenerator[Y, R], name: str, qualname: str) -> None:
+    def __init__(self, body: AsyncGenerator[Y, Sent], name: str, qualname: str) -> None:
         self.body = body
         self.name = name
         self.qualname = qualname
-        self._channel: Channel[Y, R] = Channel()
+        self._channel: Channel[Y, Sent] = Channel()
         self._client = self._channel.client()
         self._generator = _SafeGenerator(self, self._client)
         self._owner: _AsyncioOwner | _TrioOwner | None = None
@@ -1495,7 +1495,7 @@ class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, R]]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.qualname} {self._channel!r}>"
 
-    async def __aenter__(self) -> AsyncGenerator[Y, R]:
+    async def __aenter__(self) -> AsyncGenerator[Y, Sent]:
         if self._owner is not None:
             raise ChannelInUseError(
                 f"{self.qualname}(): this block was already entered; call the function again for a new one"
@@ -1559,7 +1559,7 @@ class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, R]]):
                 self._error = exc
         self._ended = not self._closing
 
-    async def _run(self, server: ServerEnd[R, Y]) -> None:
+    async def _run(self, server: ServerEnd[Sent, Y]) -> None:
         body = self.body
         asend = body.asend
         step: Callable[[Any], Awaitable[Y]] = asend
