@@ -128,7 +128,9 @@ def observe(scenario: Scenario, kind: Callable[[Body, Log], Opener], backend: st
             log(f"run raised {describe(exc)}")
         else:
             log("run returned")
-    log.events.extend(f"warning {w.category.__name__}: {w.message}" for w in caught)
+    log.events.extend(
+        f"warning {w.category.__name__} at {w.filename}:{w.lineno}: {w.message}" for w in caught
+    )
     log.events.extend(f"loop exception handler: {message}" for message in handler_calls)
     return log.events
 
@@ -329,6 +331,13 @@ async def next_outcome_of(call: Awaitable[Any]) -> str:
         return describe(exc)
 
 
+async def athrow_with_a_type_and_a_value(open_: Opener, log: Log) -> None:
+    # Deprecated since Python 3.12, which warns where it is called.
+    async with open_("producer") as agen:
+        log(f"consumer got {await anext(agen)}")
+        log(f"athrow: {await next_outcome_of(agen.athrow(Boom, Boom('thrown')))}")
+
+
 async def asyncstdlib_islice(open_: Opener, log: Log) -> None:
     async with open_("producer") as agen:
         log(f"consumer got {await asyncstdlib.list(asyncstdlib.islice(agen, 2))}")
@@ -449,6 +458,7 @@ SCENARIOS = [
     ),
     Scenario("asend and athrow", counting, asend_and_athrow, ANYIO_BACKENDS),
     Scenario("asyncstdlib islice(agen, 2)", counting, asyncstdlib_islice, ANYIO_BACKENDS),
+    Scenario("athrow(type, value), deprecated in 3.12", counting, athrow_with_a_type_and_a_value),
     Scenario("aioitertools enumerate and islice", counting, aioitertools_enumerate_and_islice, ASYNCIO_LOOPS),
     Scenario(
         "aiostream throws the consumer's error into the source",
