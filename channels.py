@@ -1325,9 +1325,9 @@ def as_safe_generator(
 
         @as_safe_generator
         async def numbers(n: int) -> AsyncGenerator[int, None]:
-            async with asyncio.TaskGroup() as group:   # or a nursery, a timeout...
-                for i in range(n):
-                    yield i
+            for i in range(n):
+                async with asyncio.timeout(1):  # or a TaskGroup, a nursery, a cancel scope
+                    yield i  # the consumer must come back within a second
 
         async with numbers(10) as agen:
             async for i in agen:
