@@ -1396,7 +1396,14 @@ class _SafeGenerator(AsyncGenerator[Y, Sent]):
         return self._client.__anext__()
 
     def asend(self, value: Sent | None) -> Coroutine[Any, Any, Y]:
+        if value is not None and self._client.delivered == 0 and self.ag_frame is not None:
+            return self._refuse_first_send()
         return self._client.asend(value)
+
+    @staticmethod
+    async def _refuse_first_send() -> NoReturn:
+        # As a native generator words it: no yield is there to receive a value yet.
+        raise TypeError("can't send non-None value to a just-started async generator")
 
     @overload
     def athrow(

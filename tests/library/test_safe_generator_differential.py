@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import re
 import sys
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -80,6 +81,9 @@ def describe(exc: BaseException) -> str:
     return text
 
 
+# An object's address in a message: where it lives, not what happened.
+ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
 Body = Callable[[Log, str], AsyncGenerator[Any, Any]]
 Opener = Callable[[str], AbstractAsyncContextManager[AsyncGenerator[Any, Any]]]
 Consumer = Callable[[Opener, Log], Awaitable[None]]
@@ -114,7 +118,7 @@ def observe(scenario: Scenario, kind: Callable[[Body, Log], Opener], backend: st
         log.reached = anyio.Event()
         if backend != "trio":
             asyncio.get_running_loop().set_exception_handler(
-                lambda _loop, context: handler_calls.append(str(context.get("message")))
+                lambda _loop, context: handler_calls.append(ADDRESS.sub("", str(context.get("message"))))
             )
         with anyio.fail_after(10):
             await scenario.consume(kind(scenario.body, log), log)
@@ -340,6 +344,22 @@ async def athrow_with_a_type_and_a_value(open_: Opener, log: Log) -> None:
         log(f"athrow: {await next_outcome_of(agen.athrow(Boom, Boom('thrown')))}")
 
 
+async def asend_a_value_first(open_: Opener, log: Log) -> None:
+    async with open_("producer") as agen:
+        log(f"asend('early'): {await next_outcome_of(agen.asend('early'))}")
+        log(f"then: {await next_outcome(agen)}")
+        await agen.aclose()
+        log(f"after aclose, asend('late'): {await next_outcome_of(agen.asend('late'))}")
+
+
+async def ignores_generator_exit(log: Log, label: str) -> AsyncGenerator[int, Any]:
+    try:
+        yield 1
+    except GeneratorExit:
+        log(f"{label} ignores GeneratorExit")
+        yield 2
+
+
 async def asyncstdlib_islice(open_: Opener, log: Log) -> None:
     async with open_("producer") as agen:
         log(f"consumer got {await asyncstdlib.list(asyncstdlib.islice(agen, 2))}")
@@ -463,6 +483,8 @@ SCENARIOS = [
     Scenario("asend and athrow", counting, asend_and_athrow, ANYIO_BACKENDS),
     Scenario("asyncstdlib islice(agen, 2)", counting, asyncstdlib_islice, ANYIO_BACKENDS),
     Scenario("athrow(type, value), deprecated in 3.12", counting, athrow_with_a_type_and_a_value),
+    Scenario("asend(value) before the first item", counting, asend_a_value_first, ANYIO_BACKENDS),
+    Scenario("a body that ignores GeneratorExit", ignores_generator_exit, break_after_one, ANYIO_BACKENDS),
     Scenario("aioitertools enumerate and islice", counting, aioitertools_enumerate_and_islice, ASYNCIO_LOOPS),
     Scenario(
         "aiostream throws the consumer's error into the source",
