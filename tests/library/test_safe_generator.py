@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 import pytest
 import trio
+from aiostream import pipe, stream
 from typing_extensions import assert_type
 
 from channels import AlreadyRunningError, Channel, ChannelInUseError, ServerCancelledError, as_safe_generator
@@ -737,3 +738,38 @@ def test_the_decorated_function_keeps_its_name_docstring_and_signature() -> None
             assert [i async for i in agen] == [1, 2, 3]
 
     on_asyncio(test)
+
+
+@pytest.mark.clause("SAFE-GEN-INSPECT")
+async def test_aiostream_merge_and_take_leave_a_pending_channel_client_to_its_owner() -> None:
+    """aiostream's merge | take(1) stops while the other source's call is pending: it reads
+    ag_running and leaves that client alone, instead of calling aclose() on a running end."""
+    fast: Channel[int, None] = Channel()
+    slow: Channel[int, None] = Channel()
+    reached = asyncio.Event()
+
+    async def produce_at_once() -> None:
+        async with fast.server() as server:
+            await server.asend(1)
+
+    async def produce_after_io() -> None:
+        async with slow.server() as server:
+            reached.set()
+            await asyncio.Event().wait()
+            await server.asend(2)
+
+    async def first_once_slow_waits(client: AsyncGenerator[int, None]) -> AsyncGenerator[int, None]:
+        await reached.wait()
+        async for item in client:
+            yield item
+
+    producers = [asyncio.create_task(produce_at_once()), asyncio.create_task(produce_after_io())]
+    fast_client, slow_client = fast.client(), slow.client()
+    items = await (stream.merge(first_once_slow_waits(fast_client), slow_client) | pipe.take(1) | pipe.list())
+    assert items == [1]
+    # What take(1) left open is closed by its owner.
+    await fast_client.aclose()
+    await slow_client.aclose()
+    for producer in producers:
+        producer.cancel()
+    await asyncio.gather(*producers, return_exceptions=True)
