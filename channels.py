@@ -46,17 +46,18 @@ call that was handed a message can no longer be cancelled.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import warnings
 
 # None outside a running loop, where get_running_loop() raises: the same C
 # call on asyncio's hot path, without an exception to raise and catch on trio's.
 from asyncio import _get_running_loop  # pyright: ignore[reportPrivateUsage]
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterable
-from contextlib import suppress
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Iterable
+from contextlib import AbstractAsyncContextManager, suppress
 from itertools import islice
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Protocol, overload
+from types import CodeType, FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, ParamSpec, Protocol, overload
 
 if TYPE_CHECKING:
     # PEP 696 defaults, seen by type checkers only (typeshed ships these
@@ -88,6 +89,7 @@ __all__ = [
     "StreamClientEnd",
     "StreamServerEnd",
     "WrongEventLoopError",
+    "as_safe_generator",
 ]
 
 __version__ = "1.0.0"
@@ -1097,6 +1099,21 @@ class ClientEnd(AsyncGenerator[T, U]):
         """How many requests of this end have reached the server."""
         return self._handoff.client.delivered
 
+    # What consumers inspect, as on a native async generator (aiostream's
+    # merge reads ag_running to know whether a source's call is pending).
+    # There is no ag_frame or ag_code: the body is the server's, in another
+    # task, and consumers take an ag_frame of None for a closed generator.
+
+    @property
+    def ag_running(self) -> bool:
+        """True while a call of this end is pending."""
+        return self._handoff.client.waiter is not None
+
+    @property
+    def ag_await(self) -> Any:
+        """What the pending call waits on, or None."""
+        return self._handoff.client.waiter
+
     def __aiter__(self) -> ClientEnd[T, U]:
         return self
 
@@ -1440,3 +1457,396 @@ _Handoff.client_call.__qualname__ = "ClientEnd.asend"
 _Handoff.server_call.__qualname__ = "ServerEnd.asend"
 ClientEnd._throw.__qualname__ = "ClientEnd.athrow"  # pyright: ignore[reportPrivateUsage]
 ServerEnd._throw.__qualname__ = "ServerEnd.athrow"  # pyright: ignore[reportPrivateUsage]
+
+
+# --------------------------------------------------------------------------
+# as_safe_generator: a yield-based body in a task that an async with owns
+# --------------------------------------------------------------------------
+
+P = ParamSpec("P")
+Y = TypeVar("Y")
+Sent = TypeVar("Sent")
+
+
+def as_safe_generator(
+    fn: Callable[P, AsyncGenerator[Y, Sent]],
+) -> Callable[P, AbstractAsyncContextManager[AsyncGenerator[Y, Sent]]]:
+    """Run an async generator function's body in a task that an ``async with`` owns.
+
+    ::
+
+        @as_safe_generator
+        async def numbers(n: int) -> AsyncGenerator[int, None]:
+            for i in range(n):
+                async with asyncio.timeout(1):  # or a TaskGroup, a nursery, a cancel scope
+                    yield i  # the consumer must come back within a second
+
+        async with numbers(10) as agen:
+            async for i in agen:
+                ...
+
+    ``agen`` is an async generator (``asend``, ``athrow``, ``aclose``, ``async
+    for``) whose outcomes are those of the same generator under
+    :func:`contextlib.aclosing` in one task, except that the body may hold task
+    groups, nurseries and timeouts across its yields (PEP 789):
+
+    * the body runs only when the consumer asks for an item (SAFE-GEN-NO-READ-AHEAD);
+    * leaving the block (or ``agen.aclose()``) closes the generator: the body gets
+      GeneratorExit at its yield, or its task is cancelled if it is waiting on
+      anything else; the block is left, and ``aclose()`` returns, once the body's
+      cleanup has finished, and an error in that cleanup is raised there, as
+      ``aclosing`` raises it (SAFE-GEN-CLOSE); a block left before the first item
+      never runs the body and raises nothing (SAFE-GEN-UNSTARTED);
+    * the body's exception is raised once, as itself, where a generator raises it
+      (``anext``, ``asend``, ``athrow``); if the consumer lets it out of the block,
+      the block adds no second copy (SAFE-GEN-ERROR);
+    * a timeout or cancel scope around a ``yield`` fires in the body, at that
+      yield, while the consumer is away; its item stays with the consumer, and the
+      value that the consumer's next call sends is dropped, as no yield waits for
+      it any more (SAFE-GEN-SCOPE-AT-YIELD).
+
+    The task is owned as an asyncio TaskGroup owns its tasks (a cancellation of
+    the block's task while it waits for the body is forwarded to the body, then
+    raised), or on trio by a nursery; through anyio, by whichever of the two runs.
+    A cancelled call of the consumer does not cancel the body: its item waits for
+    the next call, so that a timeout loop around ``anext(agen)`` gets every item
+    once. The decorated function keeps its name, docstring and signature.
+    """
+
+    @functools.wraps(fn)
+    def open_generator(
+        *args: P.args, **kwargs: P.kwargs
+    ) -> AbstractAsyncContextManager[AsyncGenerator[Y, Sent]]:
+        return _SafeGeneratorBlock(fn(*args, **kwargs), open_generator.__name__, open_generator.__qualname__)
+
+    return open_generator
+
+
+class _SafeGenerator(AsyncGenerator[Y, Sent]):
+    """What ``async with`` gives for an :func:`as_safe_generator` function: the
+    consumer's async generator, a channel client fed by the body's task."""
+
+    # A __dict__ for __name__ and __qualname__, which name the body, are
+    # writable, and cannot be properties (a class's own are strings).
+    __slots__ = ("__dict__", "__weakref__", "_block", "_client")
+
+    def __init__(self, block: _SafeGeneratorBlock[Y, Sent], client: ClientEnd[Y, Sent]) -> None:
+        self._block = block
+        self._client = client
+        self.__name__: str = block.name
+        self.__qualname__: str = block.qualname
+
+    def __repr__(self) -> str:
+        return f"<safe generator {self.__qualname__} {self._client!r}>"
+
+    def __aiter__(self) -> _SafeGenerator[Y, Sent]:
+        return self
+
+    # The calls return the client's coroutine itself: no frame of their own.
+
+    def __anext__(self) -> Coroutine[Any, Any, Y]:
+        return self._client.__anext__()
+
+    def asend(self, value: Sent | None) -> Coroutine[Any, Any, Y]:
+        if value is not None and self._client.delivered == 0 and self.ag_frame is not None:
+            return self._refuse_first_send()
+        return self._client.asend(value)
+
+    @staticmethod
+    async def _refuse_first_send() -> NoReturn:
+        # As a native generator words it: no yield is there to receive a value yet.
+        raise TypeError("can't send non-None value to a just-started async generator")
+
+    @overload
+    def athrow(
+        self, typ: type[BaseException], val: BaseException | object = None, tb: TracebackType | None = None, /
+    ) -> Coroutine[Any, Any, Y]: ...
+
+    @overload
+    def athrow(
+        self, typ: BaseException, val: None = None, tb: TracebackType | None = None, /
+    ) -> Coroutine[Any, Any, Y]: ...
+
+    def athrow(self, typ: Any, val: Any = _NOTHING, tb: Any = None, /) -> Coroutine[Any, Any, Any]:
+        """Raise an exception in the body at its yield; return its next item."""
+        return self._client.athrow(_make_exception(typ, _athrow_value(val), tb))
+
+    async def aclose(self) -> None:
+        """Close the generator and return once the body's cleanup has finished.
+
+        Raises what the cleanup raised, as a native ``aclose()`` does.
+        """
+        if self._client.ag_running:
+            raise AlreadyRunningError(
+                "aclose(): the generator is already running a call in another task; "
+                "an async generator serves one task at a time"
+            )
+        await self._block.close(leaving=False)
+
+    # What consumers inspect (aiostream, inspect.getasyncgenstate): the body's
+    # own generator says where the body is; a call is running while the
+    # consumer's call is pending.
+
+    @property
+    def ag_running(self) -> bool:
+        """True while a call of the consumer is pending."""
+        return self._client.ag_running
+
+    @property
+    def ag_await(self) -> Any:
+        """What the body awaits during a step, or None."""
+        return getattr(self._block.body, "ag_await", None)
+
+    @property
+    def ag_frame(self) -> FrameType | None:
+        """The body's frame, None once the body has ended."""
+        frame: FrameType | None = getattr(self._block.body, "ag_frame", None)
+        return frame
+
+    @property
+    def ag_code(self) -> CodeType | None:
+        """The body's code."""
+        code: CodeType | None = getattr(self._block.body, "ag_code", None)
+        return code
+
+
+class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, Sent]]):
+    """The ``async with`` of an :func:`as_safe_generator` function: owns the body's task.
+
+    The body's task drives the body with its ``asend``/``athrow`` and is the
+    server of a channel: each ``yield`` becomes the server's ``asend``, so that
+    a cancellation there (a timeout around the yield) is thrown into the body
+    at its yield.
+    """
+
+    __slots__ = (
+        "_channel",
+        "_client",
+        "_closing",
+        "_ended",
+        "_error",
+        "_generator",
+        "_owner",
+        "_parked",
+        "body",
+        "name",
+        "qualname",
+    )
+
+    def __init__(self, body: AsyncGenerator[Y, Sent], name: str, qualname: str) -> None:
+        self.body = body
+        self.name = name
+        self.qualname = qualname
+        self._channel: Channel[Y, Sent] = Channel()
+        self._client = self._channel.client()
+        self._generator = _SafeGenerator(self, self._client)
+        self._owner: _AsyncioOwner | _TrioOwner | None = None
+        # The body's task waits for the client, at a yield (in the server's
+        # asend) or for the first request: a close reaches it there (as
+        # GeneratorExit at a yield); elsewhere, its task is cancelled.
+        self._parked = True
+        self._closing = False
+        # The body ended by itself: its outcome went to the client.
+        self._ended = False
+        # What the body's cleanup raised after a close: raised by the close.
+        self._error: Exception | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.qualname} {self._channel!r}>"
+
+    async def __aenter__(self) -> AsyncGenerator[Y, Sent]:
+        if self._owner is not None:
+            raise ChannelInUseError(
+                f"{self.qualname}(): this block was already entered; call the function again for a new one"
+            )
+        loop = _get_running_loop()
+        self._owner = (
+            _AsyncioOwner(loop, self._drive()) if loop is not None else await _TrioOwner.start(self._drive)
+        )
+        return self._generator
+
+    async def __aexit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close(leaving=True)
+
+    async def close(self, *, leaving: bool) -> None:
+        """Close the body (once), wait for its task, and raise what it left for the consumer."""
+        owner = self._owner
+        assert owner is not None
+        if not self._ended and not self._closing:
+            self._closing = True
+            parked = self._parked
+            client = self._client
+            if client.ag_running:
+                # A call pending in another task: the body works for it.
+                parked = False
+            else:
+                await client.aclose()
+            if not parked:
+                owner.cancel()
+        await (owner.leave() if leaving else owner.wait())
+        if self._ended:
+            # The body's outcome went to the client: raise it unless the
+            # consumer already saw it, so that it is raised exactly once.
+            client = self._client
+            with suppress(StopAsyncIteration):
+                while True:
+                    await client.__anext__()
+        error, self._error = self._error, None
+        if error is not None:
+            # As aclose() raises it: its context stays the GeneratorExit (or
+            # cancellation) of the close, not what the consumer's block raised.
+            context = error.__context__
+            try:
+                raise error
+            finally:
+                error.__context__ = context
+
+    async def _drive(self) -> None:
+        try:
+            async with self._channel.server() as server:
+                await self._run(server)
+        except ClientClosedError:
+            # Closed before the first item: the body never runs.
+            await self.body.aclose()
+        except asyncio.CancelledError:
+            # Cancelled by the block only (trio's: see _TrioOwner).
+            return
+        except Exception as exc:
+            if self._closing:
+                self._error = exc
+        self._ended = not self._closing
+
+    async def _run(self, server: ServerEnd[Sent, Y]) -> None:
+        body = self.body
+        asend = body.asend
+        step: Callable[[Any], Awaitable[Y]] = asend
+        value: Any = None
+        client = self._client
+        # An interrupted yield's item was taken: the client's reply is still owed.
+        owed = False
+        while True:
+            self._parked = False
+            try:
+                item = await step(value)
+            except StopAsyncIteration:
+                return
+            self._parked = True
+            try:
+                if owed:
+                    # The reply to an item whose yield was interrupted: no
+                    # yield waits for it any more.
+                    await server.__anext__()
+                    owed = False
+                value = await server.asend(item)
+            except BaseException as exc:
+                if self._closing:
+                    break
+                # A cancellation at the yield (a timeout or scope around it)
+                # or the consumer's athrow: raised in the body at its yield.
+                # The reply is owed if the item was delivered (the server end
+                # counts it) and the client's next request was not (the
+                # client's requests are one ahead of the items it received).
+                owed = client.delivered == server.delivered
+                step, value = body.athrow, exc
+                continue
+            if self._closing:
+                # A request handed to the body's task just before the block
+                # was left, by a call cancelled before that task resumed: the
+                # consumer is gone, so the request closes the body instead.
+                # (Only trio, which runs a batch of woken tasks in random
+                # order, can resume the consumer first.)
+                break
+            step = asend
+        self._parked = False
+        await body.aclose()
+
+
+class _AsyncioOwner:
+    """The body's task on asyncio, owned as a TaskGroup owns its tasks."""
+
+    __slots__ = ("_cancelled", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, drive: Coroutine[Any, Any, None]) -> None:
+        self.task = loop.create_task(drive)
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        if not self._cancelled:
+            self._cancelled = True
+            self.task.cancel()
+
+    async def wait(self) -> None:
+        """Wait for the task; a cancellation of the waiting task cancels it, and is raised after."""
+        task = self.task
+        cancelled: asyncio.CancelledError | None = None
+        while not task.done():
+            try:
+                await asyncio.wait((task,))
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+                self.cancel()
+        if not task.cancelled():
+            task.result()
+        if cancelled is not None:
+            raise cancelled
+
+    leave = wait
+
+
+class _TrioOwner:
+    """The body's task on trio, in a nursery that the block opens and closes."""
+
+    __slots__ = ("_ended", "_nursery_manager", "_scope")
+
+    def __init__(self, nursery_manager: Any, trio: Any) -> None:
+        self._nursery_manager = nursery_manager
+        self._scope = trio.CancelScope()
+        self._ended = trio.Event()
+
+    @classmethod
+    async def start(cls, drive: Callable[[], Coroutine[Any, Any, None]]) -> _TrioOwner:
+        if "trio" not in sys.modules:
+            raise RuntimeError(
+                "no running event loop: enter a safe generator inside asyncio (or uvloop) or trio.run"
+            )
+        import trio
+
+        manager = trio.open_nursery()
+        nursery = await manager.__aenter__()
+        owner = cls(manager, trio)
+        nursery.start_soon(owner._run, drive, trio.Cancelled)
+        return owner
+
+    async def _run(
+        self, drive: Callable[[], Coroutine[Any, Any, None]], cancelled: type[BaseException]
+    ) -> None:
+        # An enclosing scope's cancellation reaches the block's task too: it
+        # is raised there, and once, not here as well (in a group).
+        try:
+            with self._scope, suppress(cancelled):
+                await drive()
+        finally:
+            self._ended.set()
+
+    def cancel(self) -> None:
+        self._scope.cancel()
+
+    async def wait(self) -> None:
+        """Wait for the task (aclose): a cancellation of the waiting task cancels it, and is raised after.
+
+        The nursery stays open: it closes where it was opened, when the block is left.
+        """
+        import trio
+
+        try:
+            await self._ended.wait()
+        except trio.Cancelled:
+            self.cancel()
+            with trio.CancelScope(shield=True):
+                await self._ended.wait()
+            raise
+
+    async def leave(self) -> None:
+        await self._nursery_manager.__aexit__(None, None, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
@@ -29,6 +30,9 @@ TRIO_FLOOR = "two trio reschedules (floor)"
 ANYIO = "anyio memory stream(0)"
 SAV = "sav.channels 0.4 Channel"
 SAV_STREAM = "sav.channels 0.4 StreamChannel read_items(k)"
+SAFE_GENERATOR = "as_safe_generator"
+NATIVE_ACLOSING = "async generator under aclosing (one task)"
+TRIO_SAFE_CHANNEL = "trio.as_safe_channel"
 
 
 # Each consumer does the least that checks delivery: it adds up what it
@@ -457,7 +461,7 @@ def guarded_futures() -> Contender:
 # -- a native async generator in one task: no handoff ----------------------
 
 
-async def _generate(items: int) -> AsyncIterator[int]:
+async def _generate(items: int) -> AsyncGenerator[int, None]:
     for item in range(1, items + 1):
         yield item
 
@@ -475,7 +479,7 @@ def async_generator() -> Contender:
         # An async generator cannot hand its body down to a coroutine: each
         # extra level is a generator that re-yields every item.
         async def consume() -> None:
-            source = _generate(items)
+            source: AsyncIterator[int] = _generate(items)
             for _ in range(depth - 1):
                 source = _relay(source)
             await gate.wait()
@@ -732,3 +736,62 @@ def sav_stream(sav: ModuleType) -> Contender:
         stream=stream,
         stream_batches=(1, 10, 100, 1000),
     )
+
+
+# -- generators whose body runs in a task that an async with owns -------------
+#
+# The body is the same yield loop as the native async generator's; the
+# consumer enters the block before the gate, so the clock runs from the first
+# anext to the block's exit, which waits for the body's task.
+
+
+def _safe_generator_simplex(decorate: Callable[[Any], Any], items: int, gate: Gate) -> list[Side]:
+    @decorate
+    async def numbers() -> AsyncIterator[int]:
+        for item in range(1, items + 1):
+            yield item
+
+    async def consume() -> None:
+        received = 0
+        async with numbers() as source:
+            await gate.wait()
+            async for item in source:
+                received += item
+        gate.expect(received, total(items))
+
+    return [consume]
+
+
+def safe_generator(module: ModuleType) -> Contender:
+    """channels.as_safe_generator: a channel's handoff plus the body's own asend per item."""
+
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        return _safe_generator_simplex(module.as_safe_generator, items, gate)
+
+    return Contender(SAFE_GENERATOR, ("asyncio", "uvloop", "trio"), simplex=simplex)
+
+
+def trio_safe_channel(trio: ModuleType) -> Contender:
+    """trio.as_safe_channel (trio 0.30+): a memory channel(0) and a semaphore per item."""
+
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        return _safe_generator_simplex(trio.as_safe_channel, items, gate)
+
+    return Contender(TRIO_SAFE_CHANNEL, ("trio",), simplex=simplex)
+
+
+def native_under_aclosing() -> Contender:
+    """The native generator in the consumer's task, as a consumer should hold it: no handoff."""
+
+    def simplex(gate: Gate, items: int) -> list[Side]:
+        async def consume() -> None:
+            received = 0
+            async with aclosing(_generate(items)) as source:
+                await gate.wait()
+                async for item in source:
+                    received += item
+            gate.expect(received, total(items))
+
+        return [consume]
+
+    return Contender(NATIVE_ACLOSING, ("asyncio", "uvloop", "trio"), simplex=simplex)

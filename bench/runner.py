@@ -140,6 +140,8 @@ def available_contenders(modules: dict[str, ModuleType | None]) -> tuple[list[Co
         contenders.async_generator(),
         contenders.queue(),
         contenders.stream_channel(channels),
+        contenders.safe_generator(channels),
+        contenders.native_under_aclosing(),
     ]
     loops = ["asyncio"]
     if modules.get("uvloop"):
@@ -151,6 +153,8 @@ def available_contenders(modules: dict[str, ModuleType | None]) -> tuple[list[Co
             contenders.trio_floor(trio),
             contenders.trio_channel(trio),
         ]
+        if hasattr(trio, "as_safe_channel"):  # trio 0.30 and later
+            found.append(contenders.trio_safe_channel(trio))
         loops.append("trio")
     if anyio := modules.get("anyio"):
         found.append(contenders.anyio_stream(anyio))

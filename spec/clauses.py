@@ -615,6 +615,100 @@ _CLAUSES = [
         "drift from the code it describes.",
         PROJECT,
     ),
+    Clause(
+    # -- as_safe_generator: this module's decorator, built on the protocol ---
+    # Project clauses: the conformance suite drives an implementation through
+    # Channel and StreamChannel only (spec/impl.py), and asks no implementation
+    # for a decorator; tests/library checks ours on every backend.
+    Clause(
+        "SAFE-GEN-NO-READ-AHEAD",
+        "as_safe_generator",
+        "The body runs when the consumer asks",
+        "The body of an as_safe_generator function runs only while the consumer has asked for an "
+        "item: a step starts with anext, asend or athrow and ends at the next yield; asend's value "
+        "is the yield's value and athrow's exception is raised at the yield.",
+        "The decorator replaces a native generator under aclosing: nothing the body does may happen "
+        "earlier than it would there.",
+        PROJECT,
+    ),
+    Clause(
+        "SAFE-GEN-CLOSE",
+        "as_safe_generator",
+        "Leaving closes the body and waits for its cleanup",
+        "Leaving the async with block, or aclose(), closes the body: GeneratorExit at its yield, or "
+        "a cancellation of its task when it waits on anything else. Both return once the body's "
+        "cleanup has finished, and raise what the cleanup raised, as aclosing does. A cancellation "
+        "of the consumer while it waits for the cleanup is forwarded to the body, then raised. "
+        "aclose() while a call is pending in another task raises AlreadyRunningError.",
+        "A lock taken in the body must be free once aclosing exits, and a cleanup error must not "
+        "vanish in a background task.",
+        PROJECT,
+    ),
+    Clause(
+        "SAFE-GEN-UNSTARTED",
+        "as_safe_generator",
+        "A block left before the first item",
+        "A block left (or a generator closed or thrown into) before the first item never runs "
+        "the body and raises nothing of its own; a block is entered once.",
+        "A native generator closed before it started never runs its body (PEP 525).",
+        PROJECT,
+    ),
+    Clause(
+        "SAFE-GEN-ERROR",
+        "as_safe_generator",
+        "The body's exception is raised once, as itself",
+        "An exception raised by the body reaches the consumer once, where a generator raises it "
+        "(anext, asend, athrow), as itself and never wrapped in an exception group; a block that "
+        "it leaves adds no second copy. One raised while the consumer was away (after a timeout "
+        "at a yield) and never asked for is raised by the block.",
+        "The body's task is an implementation detail: its failure is the generator's failure, "
+        "reported where the consumer looks, once.",
+        PROJECT,
+    ),
+    Clause(
+        "SAFE-GEN-SCOPE-AT-YIELD",
+        "as_safe_generator",
+        "Scopes across yields fire in the body",
+        "A timeout, cancel scope, task group or nursery around a yield belongs to the body's "
+        "task: a deadline fires in the body, at that yield, while the consumer holds the item; "
+        "the value that the consumer's next call sends is dropped (no yield waits for it) and "
+        "the call returns the body's next item.",
+        "PEP 789: in a native generator such a scope would cancel the consumer instead.",
+        PROJECT,
+    ),
+    Clause(
+        "SAFE-GEN-SIGNATURE",
+        "as_safe_generator",
+        "The decorated function keeps its name, docstring, signature and types",
+        "as_safe_generator(fn) keeps fn's name, qualified name, docstring and signature, binds "
+        "the arguments when called, and is typed Callable[P, AsyncGenerator[Y, S]] to "
+        "Callable[P, AbstractAsyncContextManager[AsyncGenerator[Y, S]]] (mypy --strict, pyright "
+        "strict).",
+        "Switching to the decorator must not cost what tools know about the function.",
+        PROJECT,
+    ),
+    Clause(
+        "SAFE-GEN-INSPECT",
+        "as_safe_generator",
+        "What consumers inspect",
+        "A client end has ag_running (true while a call is pending) and ag_await (what that call "
+        "waits on, else None); a safe generator has ag_running, and the body's ag_await, "
+        "ag_frame (None once the body ended), ag_code, __name__ and __qualname__.",
+        "aiostream, inspect.getasyncgenstate and others read them to tell a running or closed "
+        "generator from one they may close.",
+        PROJECT,
+    ),
+    Clause(
+        "SAFE-GEN-DIFFERENTIAL",
+        "as_safe_generator",
+        "Real consumers see what a native generator shows them",
+        "aiostream, asyncstdlib, aioitertools, contextlib.aclosing and anyio, run over a native "
+        "generator under aclosing and over the decorator with the same body, observe the same "
+        "values, exceptions, cleanup order, warnings and loop exception-handler calls, except "
+        "where the docs list a difference with its reason.",
+        "Nothing to unlearn: the decorator is a drop-in for the generators that consumers already handle.",
+        PROJECT,
+    ),
 ]
 
 CLAUSES: dict[str, Clause] = {clause.id: clause for clause in _CLAUSES}
