@@ -615,7 +615,6 @@ _CLAUSES = [
         "drift from the code it describes.",
         PROJECT,
     ),
-    Clause(
     # -- as_safe_generator: this module's decorator, built on the protocol ---
     # Project clauses: the conformance suite drives an implementation through
     # Channel and StreamChannel only (spec/impl.py), and asks no implementation
