@@ -28,6 +28,7 @@ import pytest
 
 from .conformance import LoopFactory
 from .harness import Boom, describe
+from .loops import OutOfTestBound, Step, stepping
 from .test_outside_the_model import BOUND, Outcome, expect, outcome, run, violation
 
 # A bound on the producer's sends that never expires in a passing check: a
@@ -85,10 +86,11 @@ class Backend:
                 return await main()
 
         try:
-            if self.name == "trio":
-                return lib.run(bounded)
-            return lib.run(bounded, backend=self.name.removeprefix("anyio-"))
-        except AssertionError:
+            with stepping(Step(event=f"a check of {clause} on {self.name}", clauses=(clause,))):
+                if self.name == "trio":
+                    return lib.run(bounded)
+                return lib.run(bounded, backend=self.name.removeprefix("anyio-"))
+        except (AssertionError, OutOfTestBound):
             raise
         except (TimeoutError, getattr(lib, "TooSlowError", TimeoutError)) as error:
             raise violation(self.impl, clause, f"the check did not end within {BOUND} s (NO-HANG)") from error

@@ -37,12 +37,10 @@ class TrioConformanceMachine(ConformanceMachine):
 @pytest.mark.parametrize("stream", [False, True], ids=["Channel", "StreamChannel"])
 def test_implementation_follows_the_model_on_trio(impl: ModuleType, impl_name: str, stream: bool) -> None:
     trio_harness.require_trio(impl)
-    loops = trio_harness.SharedTrioLoop()
+    loop = trio_harness.TrioLoop()
     try:
         run_state_machine_as_test(
-            lambda: TrioConformanceMachine(
-                trio_harness.TrioConformance(impl, stream, impl_name, loops.live())
-            )
+            lambda: TrioConformanceMachine(trio_harness.TrioConformance(impl, stream, impl_name, loop))
         )
     finally:
-        loops.close()
+        loop.close()
