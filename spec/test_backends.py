@@ -28,6 +28,7 @@ import pytest
 
 from .conformance import LoopFactory
 from .harness import Boom, describe
+from .impl import not_installed
 from .loops import OutOfTestBound, Step, stepping
 from .test_outside_the_model import BOUND, Outcome, expect, outcome, run, violation
 
@@ -42,7 +43,7 @@ Group = Callable[[], AbstractAsyncContextManager[Spawn]]
 
 def trio_or_skip(impl: ModuleType) -> Any:
     """trio, once ``impl`` is known to run on it; else skip, naming BACKENDS."""
-    pytest.importorskip("trio", reason="BACKENDS: trio is not installed, so the trio checks do not run")
+    pytest.importorskip("trio", reason=not_installed("trio"))
     from . import trio_harness  # after the skip: it imports trio
 
     trio_harness.require_trio(impl)
@@ -52,7 +53,7 @@ def trio_or_skip(impl: ModuleType) -> Any:
 
 
 def anyio_or_skip() -> Any:
-    return pytest.importorskip("anyio", reason="BACKENDS: anyio is not installed, so its checks do not run")
+    return pytest.importorskip("anyio", reason=not_installed("anyio"))
 
 
 async def observe(call: Awaitable[Any]) -> Outcome:

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import rule, run_state_machine_as_test
 
+from .impl import not_installed
 from .test_conformance import ConformanceMachine, event_strategy
 from .test_trio_exhaustive import TRIO_MODEL_CLAUSES
 
-pytest.importorskip("trio", reason="trio is not installed")
+pytest.importorskip("trio", reason=not_installed("trio"))
 
 from . import trio_harness  # after the skip: it imports trio
 
