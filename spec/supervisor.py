@@ -13,7 +13,8 @@ per thing the parent must know, *before* it happens where that matters:
 * ``report``: a pytest report, serialized by pytest's own hook, with the
   worker's counters (:func:`spec.conftest.run_counts`);
 * ``retire``: the worker left something running that would slow every later
-  check (a trio run that outlived its cancellation): replace it.
+  check (a trio run that outlived its cancellation): replace it;
+* ``finished``: the worker ran every item it was given that it collected.
 
 The parent replays each report through its own hooks (``-x``, ``-k``,
 ``-q``, junit and the terminal summary see ordinary reports) and holds the
@@ -45,6 +46,8 @@ from typing import IO, Any
 
 import pytest
 
+# The kit's own checks, which --test-bound governs (not the tests of a repository that runs them too).
+KIT = Path(__file__).resolve().parent
 # The option that makes a pytest process a worker: the directory of its message and item files.
 WORKER_OPTION = "--supervised-worker"
 # How often the parent looks for new messages when there were none.
@@ -117,6 +120,9 @@ class Worker:
             _send({"kind": "retire", "reason": _retire})
             # What still runs here (a thread that spins, say) ends with the process, at once.
             os._exit(0)
+
+    def pytest_sessionfinish(self) -> None:
+        _send({"kind": "finished"})
 
 
 # -- the parent's side -----------------------------------------------------------
@@ -197,7 +203,8 @@ class Supervisor:
 
     def command(self, directory: Path) -> list[str]:
         args = list(self.config.invocation_params.args)
-        return [sys.executable, "-m", "pytest", *args, f"{WORKER_OPTION}={directory}"]
+        # The parent decides when the run stops (-x, --maxfail): the worker runs until it is ended.
+        return [sys.executable, "-m", "pytest", *args, "--maxfail=0", f"{WORKER_OPTION}={directory}"]
 
     def drive(
         self, session: pytest.Session, directory: Path, pending: list[pytest.Item]
@@ -275,6 +282,9 @@ class Supervisor:
                                 break
                     elif kind == "retire":
                         break
+                    elif kind == "finished":
+                        self.not_collected(session, [item for item in pending if item.nodeid not in done])
+                        return []
                 else:
                     if not heard:
                         # It never started a test: the suite's own failure, not the implementation's.
@@ -283,26 +293,38 @@ class Supervisor:
                             f"the worker process ended with exit status {worker.returncode} before it ran "
                             f"a test:\n{stderr.read()}"
                         )
-                    # The worker ended by itself: in the middle of a test, that test's step is to blame.
-                    if current is None and worker.returncode != 0:
+                    # The worker ended by itself, before its end: the test it ran is to blame, or,
+                    # between two tests, the next one (whose setup it had begun).
+                    if current is None:
                         left = [item for item in pending if item.nodeid not in done]
-                        if left:
-                            current = Current(left[0], time.monotonic())
-                            session.ihook.pytest_runtest_logstart(
-                                nodeid=current.item.nodeid, location=current.item.location
-                            )
-                    if current is not None:
-                        stderr.seek(0)
-                        self.fail_current(current, *_death(worker.returncode, stderr.read()))
-                        done.add(current.item.nodeid)
-                    elif worker.returncode == 0 and any(item.nodeid not in done for item in pending):
-                        # A worker that collected fewer items than the parent: never run them twice.
-                        return []
+                        current = Current(left[0], time.monotonic())
+                        session.ihook.pytest_runtest_logstart(
+                            nodeid=current.item.nodeid, location=current.item.location
+                        )
+                    stderr.seek(0)
+                    self.fail_current(current, *_death(worker.returncode, stderr.read()))
+                    done.add(current.item.nodeid)
             finally:
                 if worker.poll() is None:
                     worker.kill()
                     worker.wait()
         return [item for item in pending if item.nodeid not in done]
+
+    def not_collected(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """Report as errors the items that a worker did not collect: never run, never silently dropped."""
+        for item in items:
+            session.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            report = pytest.TestReport(
+                item.nodeid,
+                item.location,
+                {name: 1 for name in item.keywords},
+                "failed",
+                "the worker process did not collect this check: its collection differs from the "
+                "supervising process's (a test id that depends on the process?)",
+                "setup",
+            )
+            session.ihook.pytest_runtest_logreport(report=report)
+            session.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
 
     def out_of_bounds(self, current: Current | None) -> tuple[list[str], str, str] | None:
         """(clauses, headline, detail) if the running test must be stopped now; else None."""
@@ -318,7 +340,7 @@ class Supervisor:
                 "the worker process was killed",
                 "",
             )
-        if now - current.since > self.budget:
+        if current.item.path.is_relative_to(KIT) and now - current.since > self.budget:
             return (
                 [],
                 f"suite budget exceeded: the test ran longer than {self.budget:g} s "
