@@ -289,9 +289,9 @@ class Recorder:
         elif not report.failed:
             return
         elif getattr(report, "budget", ""):
-            outcomes.budgets[report.nodeid] = report.budget  # type: ignore[union-attr]
+            outcomes.budgets[report.nodeid] = report.budget
         elif getattr(report, "clauses", []):
-            for clause in report.clauses:  # type: ignore[union-attr]
+            for clause in report.clauses:
                 outcomes.violations.setdefault(clause, []).append(report.nodeid)
         else:
             outcomes.unnamed.append(report.nodeid or "collection")

@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import pytest
 
@@ -203,8 +203,19 @@ class Supervisor:
 
     def command(self, directory: Path) -> list[str]:
         args = list(self.config.invocation_params.args)
+        # The interpreter's own options too: -P keeps the directory it starts from off sys.path, so
+        # that a checkout's channels.py does not shadow the implementation under test (spec.mutation).
+        interpreter = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
         # The parent decides when the run stops (-x, --maxfail): the worker runs until it is ended.
-        return [sys.executable, "-m", "pytest", *args, "--maxfail=0", f"{WORKER_OPTION}={directory}"]
+        return [
+            sys.executable,
+            *interpreter,
+            "-m",
+            "pytest",
+            *args,
+            "--maxfail=0",
+            f"{WORKER_OPTION}={directory}",
+        ]
 
     def drive(
         self, session: pytest.Session, directory: Path, pending: list[pytest.Item]
@@ -372,7 +383,9 @@ class Supervisor:
             # A death names the step's clauses; with no step announced, those the test cites.
             cited = [clause for mark in item.iter_markers("clause") for clause in mark.args]
             clauses = list(dict.fromkeys([*clauses, *(step.clauses or cited)]))
-        phases = [when for when in ("setup", "call", "teardown") if when not in current.reported]
+        phases: list[Literal["setup", "call", "teardown"]] = [
+            when for when in ("setup", "call", "teardown") if when not in current.reported
+        ]
         failing = phases[0]
         for when in phases:
             if failing == "setup" and when == "call":
@@ -428,12 +441,3 @@ def _follow(path: Path, worker: subprocess.Popen[bytes]) -> Iterator[dict[str, A
                 return
             yield None
             time.sleep(POLL)
-
-
-def in_worker(config: pytest.Config) -> bool:
-    return bool(config.getoption(WORKER_OPTION, None))
-
-
-def is_supervised_run(config: pytest.Config) -> bool:
-    """Whether this process supervises workers: not a worker, and not told to run in process."""
-    return not in_worker(config) and config.getoption("--supervisor") == "on"
