@@ -139,6 +139,11 @@ class Step:
     lines: int = 0  # how many of the run's replay lines lead up to this step
     since: float | None = None  # when it began, by the parent's clock; None once it ended
 
+    @property
+    def name(self) -> str:
+        """ "step N" of a run of the model; "the step" of a check outside it."""
+        return f"step {self.number}" if self.number else "the step"
+
 
 @dataclass
 class Current:
@@ -346,7 +351,7 @@ class Supervisor:
         if step.since is not None and now - step.since > self.step_bound:
             return (
                 ["NO-HANG", *[clause for clause in step.clauses if clause != "NO-HANG"]],
-                f"violates NO-HANG: step {step.number} ran longer than its bound of {self.step_bound:g} s "
+                f"violates NO-HANG: {step.name} ran longer than its bound of {self.step_bound:g} s "
                 "of wall-clock time (a busy loop, a blocking call, or a task that never ends); "
                 "the worker process was killed",
                 "",
@@ -372,7 +377,7 @@ class Supervisor:
             lines = [f"{impl} {headline}"]
             if step.event:
                 expected = ", ".join(step.clauses) or "none named"
-                lines.append(f"at step {step.number}, {step.event} (the model expects of it: {expected})")
+                lines.append(f"at {step.name}, {step.event} (the clauses it is expected to keep: {expected})")
             replay = step.replay or (
                 "\n".join([current.run_head, *current.run_lines[: step.lines], current.run_tail])
                 if current.run_head

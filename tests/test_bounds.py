@@ -63,7 +63,7 @@ def test_a_step_that_never_ends_is_no_hang_with_its_clauses_and_replay(
 ) -> None:
     report = _section(defects.stdout, f"{CHECKS}::test_defect[{defect}-{backend}]")
     assert f"violates NO-HANG: step 1 ran longer than its bound of {STEP_BOUND:g} s" in report, defects.stdout
-    assert f"at step 1, a step that {defect} (the model expects of it: CANCEL-PROMPT)" in report
+    assert f"at step 1, a step that {defect} (the clauses it is expected to keep: CANCEL-PROMPT)" in report
     assert f"the replay of {defect} on {backend}" in report
 
 
@@ -74,7 +74,10 @@ def test_a_worker_that_ends_names_the_step_and_how_it_ended(
 ) -> None:
     report = _section(defects.stdout, f"{CHECKS}::test_defect[ends the interpreter-{backend}]")
     assert "the worker process ended with exit status 3 during the step" in report, defects.stdout
-    assert "at step 1, a step that ends the interpreter (the model expects of it: CANCEL-PROMPT)" in report
+    assert (
+        "at step 1, a step that ends the interpreter (the clauses it is expected to keep: CANCEL-PROMPT)"
+        in report
+    )
 
 
 @pytest.mark.clause("NO-HANG")
