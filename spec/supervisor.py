@@ -343,7 +343,8 @@ class Supervisor:
             session.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
 
     def out_of_bounds(self, current: Current | None) -> tuple[list[str], str, str] | None:
-        """(clauses, headline, detail) if the running test must be stopped now; else None."""
+        """(clauses, headline, the flag of the budget exceeded or "") if the running test must be stopped
+        now; else None."""
         if current is None:
             return None
         now = time.monotonic()
@@ -405,7 +406,7 @@ class Supervisor:
                 when,
                 duration=time.monotonic() - current.since if failed else 0.0,
                 clauses=clauses if failed else [],
-                budget=flag if failed else "",
+                budget=lines[0] if flag and failed else "",
             )
             self.config.hook.pytest_runtest_logreport(report=report)
         self.config.hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
