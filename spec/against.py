@@ -34,6 +34,7 @@ import pytest
 from .conformance import Conformance, ConformanceError
 from .impl import load
 from .model import Event, sequences
+from .supervisor import WORKER_OPTION
 
 ADAPTERS = Path(__file__).parent / "adapters"
 DEPTH = 5
@@ -70,13 +71,24 @@ def model_violations(module: ModuleType, impl_name: str, depth: int) -> dict[str
 REPORT_ENV = "SPEC_AGAINST_REPORT"
 
 
+_recording = True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _recording
+    # The supervising process replays each report of its worker: recorded there alone, once.
+    _recording = not config.getoption(WORKER_OPTION, default=None)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = os.environ.get(REPORT_ENV)
-    if path and report.failed:
+    if path and report.failed and _recording:
+        # The failure's message, without the traceback (whose addresses and paths change every run).
+        crash = getattr(report.longrepr, "reprcrash", None)
         record = {
             "test": report.nodeid,
             "clauses": getattr(report, "clauses", []),
-            "report": report.longreprtext,
+            "report": crash.message.partition(": ")[2] if crash is not None else report.longreprtext,
         }
         with open(path, "a", encoding="utf-8") as file:
             file.write(json.dumps(record) + "\n")
@@ -104,8 +116,7 @@ def check_violations(impl_name: str) -> dict[str, tuple[int, str]]:
         )
         records = [json.loads(line) for line in failures.read_text(encoding="utf-8").splitlines()]
     found: dict[str, tuple[int, str]] = {}
-    # The supervising process and its worker both see each report: one of each is enough.
-    for record in {record["test"]: record for record in records}.values():
+    for record in records:
         for clause in record["clauses"]:
             # A model sequence of any length reports a clause before a check does.
             found.setdefault(clause, (sys.maxsize, f"{record['test']}:\n{record['report']}"))
