@@ -283,7 +283,7 @@ class Recorder:
 
     def record(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         outcomes = self.outcomes
-        if report.skipped and isinstance(report.longrepr, (tuple, list)):  # a list once serialized
+        if report.skipped and isinstance(report.longrepr, tuple):
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")
             outcomes.not_checked.setdefault(reason, []).append(report.nodeid)
         elif not report.failed:

@@ -208,6 +208,9 @@ class Supervisor:
 
     def command(self, directory: Path) -> list[str]:
         args = list(self.config.invocation_params.args)
+        if getattr(self.config.option, "xmlpath", None):
+            # The junit file is the parent's to write, from the reports it replays.
+            args.append(f"--junitxml={directory / 'junit.xml'}")
         # The interpreter's own options too: -P keeps the directory it starts from off sys.path, so
         # that a checkout's channels.py does not shadow the implementation under test (spec.mutation).
         interpreter = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
@@ -286,6 +289,9 @@ class Supervisor:
                         report = self.config.hook.pytest_report_from_serializable(
                             config=self.config, data=message["report"]
                         )
+                        if isinstance(report.longrepr, list):
+                            # A skip's (path, line, reason), which JSON made a list.
+                            report.longrepr = tuple(report.longrepr)
                         session.ihook.pytest_runtest_logreport(report=report)
                         if current is not None:
                             current.reported.add(report.when)

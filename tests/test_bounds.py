@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -37,8 +38,13 @@ def supervised(*options: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def defects() -> subprocess.CompletedProcess[str]:
-    return supervised("-rA", "-k", "defect or fresh_worker")
+def junit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("junit") / "defects.xml"
+
+
+@pytest.fixture(scope="module")
+def defects(junit: Path) -> subprocess.CompletedProcess[str]:
+    return supervised("-rA", "-k", "defect or fresh_worker or not_checked", f"--junitxml={junit}")
 
 
 def _section(output: str, nodeid: str) -> str:
@@ -88,6 +94,20 @@ def test_the_checks_after_a_hang_run_in_a_fresh_worker(defects: subprocess.Compl
     # Every defect is filed under NO-HANG or its step's clause, never as the suite's budget.
     assert "suite budget exceeded" not in defects.stdout
     assert "violates 2 clauses" in defects.stdout
+
+
+@pytest.mark.clause("NO-HANG")
+def test_junit_gets_the_reports_that_the_supervisor_replays(
+    defects: subprocess.CompletedProcess[str], junit: Path
+) -> None:
+    cases = {case.get("name"): case for case in ElementTree.parse(junit).iter("testcase")}
+    for defect in HANGS:
+        (failure,) = cases[f"test_defect[{defect}-asyncio]"]
+        assert failure.tag == "failure"
+        assert "violates NO-HANG" in failure.get("message", ""), defects.stdout
+    assert not list(cases["test_a_later_check_runs_in_a_fresh_worker[trio]"])
+    (skipped,) = cases["test_not_checked"]
+    assert skipped.tag == "skipped"
 
 
 @pytest.mark.clause("NO-HANG")
