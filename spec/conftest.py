@@ -197,15 +197,17 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         exhausted, found, noise = BOUNDS.exhausted, list(BOUNDS.shortest.values()), BOUNDS.noise
     if noise is None and stray:
         noise = _failure(f"{impl_name} violates NO-NOISE outside the steps of the test:", stray, ["NO-NOISE"])
-    if failure is None:
+    if failure is None and not exhausted:
         if noise is not None:
             raise noise
         return
     if noise is not None:
         item.stash[NOISE] = noise
     if not exhausted:
+        assert failure is not None
         raise failure
-    # OutOfTestBound, or what Hypothesis made of it when it interrupted a test case.
+    # OutOfTestBound, what Hypothesis made of it when it interrupted a test case, or nothing at all: a
+    # test that ran out of its budget did not do all it was to do, whatever it returned.
     if not found:
         raise SuiteBudgetExceeded(
             f"{impl_name}: suite budget exceeded: {exhausted}, with no failure found"
