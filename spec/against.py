@@ -3,9 +3,10 @@
 ``python -m spec.against ADAPTER`` (tox -e sav04 and sav05) runs against the
 adapter module ``spec.adapters.ADAPTER`` every event sequence of depth 5
 (both channel kinds, on asyncio) and every check of
-``spec/test_outside_the_model.py`` and ``spec/test_backends.py`` (a check
-that skips, such as a trio check of an implementation that does not run on
-trio, violates nothing), collects the clauses that their failures
+``spec/test_outside_the_model.py`` and ``spec/test_backends.py``, run by
+pytest under the supervising process (a check that hangs fails, and one that
+skips, such as a trio check of an implementation that does not run on trio,
+violates nothing), collects the clauses that their failures
 violate, writes the shortest failure of each clause to
 ``spec/adapters/ADAPTER.report.txt`` (each under a ``== CLAUSE-ID`` line),
 and exits non-zero unless the set of violated clauses is exactly the one
@@ -20,20 +21,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
-import inspect
+import json
+import os
+import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
-from . import test_backends, test_outside_the_model
 from .conformance import Conformance, ConformanceError
 from .impl import load
 from .model import Event, sequences
+from .supervisor import WORKER_OPTION
 
 ADAPTERS = Path(__file__).parent / "adapters"
 DEPTH = 5
@@ -66,53 +67,66 @@ def model_violations(module: ModuleType, impl_name: str, depth: int) -> dict[str
     return found
 
 
-def outside_checks() -> Iterator[tuple[str, tuple[str, ...], Callable[..., None]]]:
-    """Each check outside the model per parameter: label, clauses, call with ``impl=``."""
-    checks = [
-        (name, check)
-        for module in (test_outside_the_model, test_backends)
-        for name, check in vars(module).items()
-    ]
-    for name, check in checks:
-        if not name.startswith("test_"):
-            continue
-        takes = inspect.signature(check).parameters
-        marks = getattr(check, "pytestmark", [])
-        clauses = tuple(arg for mark in marks if mark.name == "clause" for arg in mark.args)
-        cases: list[dict[str, Any]] = [{}]
-        for mark in marks:
-            if mark.name == "parametrize":  # one argument each, as the checks are written
-                cases = [{**case, mark.args[0]: value} for case in cases for value in mark.args[1]]
-        for case in cases:
-            label = name + "".join(f"[{getattr(value, '__name__', value)}]" for value in case.values())
-            if "loop_factory" in takes:
-                case["loop_factory"] = asyncio.new_event_loop
-            yield label, clauses, functools.partial(check, **case)
+# Where the checks outside the model, run by pytest, record their failures (this module as a plugin).
+REPORT_ENV = "SPEC_AGAINST_REPORT"
 
 
-def check_violations(module: ModuleType) -> dict[str, tuple[int, str]]:
-    """The clauses that the checks outside the model find violated, each with its report."""
+_recording = True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _recording
+    # The supervising process replays each report of its worker: recorded there alone, once.
+    _recording = not config.getoption(WORKER_OPTION, default=None)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = os.environ.get(REPORT_ENV)
+    if path and report.failed and _recording:
+        # The failure's message, without the traceback (whose addresses and paths change every run).
+        crash = getattr(report.longrepr, "reprcrash", None)
+        record = {
+            "test": report.nodeid,
+            "clauses": getattr(report, "clauses", []),
+            "report": crash.message.partition(": ")[2] if crash is not None else report.longreprtext,
+        }
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+
+
+def check_violations(impl_name: str) -> dict[str, tuple[int, str]]:
+    """The clauses that the checks outside the model find violated, each with its report.
+
+    They run as ``pytest`` runs them, on asyncio's loop (and trio, for those
+    of trio), in a worker that the supervising process bounds: a check that
+    hangs is reported, never waited for (:mod:`spec.supervisor`).
+    """
+    here = Path(__file__).resolve().parent
+    with tempfile.TemporaryDirectory(prefix="spec-against-") as tmp:
+        failures = Path(tmp) / "failures.jsonl"
+        subprocess.run(
+            [
+                *[sys.executable, "-m", "pytest", "-c", str(here / "pytest-kit.ini"), "--rootdir", str(here)],
+                *[str(here / "test_outside_the_model.py"), str(here / "test_backends.py")],
+                *["--impl", impl_name, "-k", "not uvloop", "-q", "-p", f"{__package__}.against"],
+            ],
+            env={**os.environ, REPORT_ENV: str(failures)},
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+        records = [json.loads(line) for line in failures.read_text(encoding="utf-8").splitlines()]
     found: dict[str, tuple[int, str]] = {}
-    for label, clauses, check in outside_checks():
-        own = inspect.signature(check).parameters
-        try:
-            check(impl=module, **({"impl_name": module.__name__} if "impl_name" in own else {}))
-        except pytest.skip.Exception:
-            continue
-        except Exception as failure:
-            message = str(failure)
-            first = message.splitlines()[0] if message else ""
-            named = first.split(" violates ", 1)[1].split(", ") if " violates " in first else list(clauses)
-            for clause in named:
-                # A model sequence of any length reports a clause before a check does.
-                found.setdefault(clause, (sys.maxsize, f"{label}:\n{message or repr(failure)}"))
+    for record in records:
+        for clause in record["clauses"]:
+            # A model sequence of any length reports a clause before a check does.
+            found.setdefault(clause, (sys.maxsize, f"{record['test']}:\n{record['report']}"))
     return found
 
 
 def violations(impl_name: str, depth: int) -> dict[str, str]:
     """The violated clauses, each with the report of its shortest failure."""
     module = load(impl_name)
-    found = check_violations(module)
+    found = check_violations(impl_name)
     for clause, failure in model_violations(module, impl_name, depth).items():
         if clause not in found or failure[0] < found[clause][0]:
             found[clause] = failure

@@ -14,9 +14,11 @@ end and operation each call was, and prints the sequence of events as a
 script to paste; its report also names the earlier step whose clause the
 implementation broke first, when a replay shows one (:func:`first_broken`).
 
-Every run of the event loop is bounded (:func:`spec.loops.run_bounded`): a
-step that does not end within the suite's step bound fails NO-HANG whatever
-the implementation does, and its loop is abandoned. What the loop logs and
+Every run of the event loop is a step announced to the supervising parent
+(:func:`spec.loops.run_step`), with its number, its event, the clauses the
+model expects of it and its replay script: a step that does not end within
+the suite's step bound fails NO-HANG whatever the implementation does, by
+the parent's clock (:mod:`spec.supervisor`). What the loop logs and
 what finalizers raise ("Exception ignored") during a step, or when a run is
 closed, fails NO-NOISE; a task that outlives its cancellation, CANCEL-PROMPT.
 """
@@ -30,18 +32,11 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any, NoReturn, TypeVar
 
+from . import supervisor
 from .clauses import CLAUSES
 from .cycles import CycleWatch, sources_of
 from .harness import Hang, Harness, describe, matches
-from .loops import (
-    OutOfTestBound,
-    StepTimeout,
-    defer_noise,
-    ignored_exceptions,
-    keep,
-    note_failure,
-    run_bounded,
-)
+from .loops import OutOfTestBound, Step, defer_noise, ignored_exceptions, keep, note_failure, run_step
 from .model import ChannelModel, Event, signature
 from .model import events as model_events
 
@@ -124,12 +119,14 @@ class Conformance:
         self.events: list[Event] = []
         self.abandoned = self.closed = self.failed = False
         STATS["runs"] += 1
+        supervisor.run_begins(*_script_ends(impl_name, stream))
 
-    def run(self, step: Awaitable[T]) -> T:
-        """Run the loop until ``step`` is done, within the suite's bounds (:func:`spec.loops.run_bounded`)."""
+    def run(self, step: Awaitable[T], announced: Step) -> T:
+        """Run the loop until ``step`` is done, as a step that the supervising parent bounds
+        (:func:`spec.loops.run_step`)."""
         try:
-            return run_bounded(self.loop, step, self.harness)
-        except (StepTimeout, OutOfTestBound):
+            return run_step(self.loop, step, announced)
+        except OutOfTestBound:
             self.abandoned = True
             raise
 
@@ -140,10 +137,16 @@ class Conformance:
         phase = self.model.phase
         expected = self.model.apply(event)
         before = self.harness.snapshot() if self.model.refused else ()
+        announced = Step(
+            str(event),
+            tuple(dict.fromkeys(clause for clause, _ in self.model.steps)),
+            len(self.events),
+            line=f"    {event!r},",
+        )
         with ignored_exceptions() as ignored:
             try:
-                observed = self.run(self.harness.apply(event))
-            except (Hang, StepTimeout) as hang:
+                observed = self.run(self.harness.apply(event), announced)
+            except Hang as hang:
                 self.fail(phase, event, [str(hang)], ["NO-HANG"], HangFailure)
         problems = [*self.calls_differ(expected, observed)]
         if problems:
@@ -296,12 +299,10 @@ class Conformance:
         with ignored_exceptions() as ignored:
             try:
                 if not self.abandoned:
-                    self.run(self.harness.close())
+                    self.run(self.harness.close(), Step(str(end), ("CANCEL-PROMPT",), len(self.events) + 1))
             except Hang as hang:
                 problems.append(("CANCEL-PROMPT", str(hang)))
                 keep(self.harness)
-            except StepTimeout as hang:
-                problems.append(("NO-HANG", str(hang)))
             finally:
                 try:
                     if self.own_loop and not self.abandoned:
@@ -426,12 +427,18 @@ def _task(outcome: Any) -> str:
 
 def script(impl_name: str, stream: bool, events: Iterable[Event]) -> str:
     """A script that replays ``events`` and prints what each call did."""
-    body = ",\n".join(f"    {event!r}" for event in events)
+    head, tail = _script_ends(impl_name, stream)
+    return "\n".join([head, *(f"    {event!r}," for event in events), tail]) + "\n"
+
+
+def _script_ends(impl_name: str, stream: bool) -> tuple[str, str]:
+    """What a replay script has before its events, one a line, and after them."""
     # The package's own name: spec in this repository, channels_conformance when installed.
     return (
         f"from {__package__}.conformance import replay\n"
         f"from {__package__}.model import Event\n"
-        f"replay({impl_name!r}, stream={stream!r}, events=[\n{body},\n])\n"
+        f"replay({impl_name!r}, stream={stream!r}, events=[",
+        "])",
     )
 
 

@@ -3,17 +3,30 @@
 Everything the suite needs from pytest is here, so that it runs the same from
 this repository and as the installed ``channels_conformance`` package.
 
-Every test of spec/ runs within the bounds of :class:`spec.loops.Bounds`
-(``--step-bound``, ``--test-bound``): a test that runs out of its bound fails
-with the shortest failure of each kind found so far, or NO-HANG. What finalizers raise
-outside the suite's steps is collected here too, so that an implementation's
-noise fails the test that caused it under NO-NOISE, never a later one; and
-the run ends with the list of the clauses that the implementation violates.
+The checks run in a worker process that a supervising parent bounds with its
+own clock (:mod:`spec.supervisor`; ``--no-supervisor`` runs them in this
+process, with no hard bound, for coverage tools and debuggers). A step that
+outlives ``--step-bound`` fails NO-HANG; a test that runs out of its budget
+(``--test-bound``, and ``--shrink-bound`` once it failed) ends with the
+shortest failure of each kind found so far, or, with none, as the suite's
+budget exceeded: never a clause. What finalizers raise outside the suite's
+steps is collected here too, so that an implementation's noise fails the
+test that caused it under NO-NOISE, never a later one.
+
+The run ends with three outcomes kept apart (:func:`pytest_terminal_summary`):
+the clauses violated, each with its tests; what was not checked, why, and
+how to check it; the budgets exceeded, with the flag that raises each. The
+exit status is 0 when the implementation conforms (whatever was not
+checked), 1 when it violates a clause (or a check failed without naming
+one), and :data:`BUDGET_EXCEEDED` when the only failures are the suite's
+budget.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import dataclasses
 import gc
 import os
 from collections.abc import Callable, Generator
@@ -24,6 +37,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from . import supervisor
 from .impl import DEFAULT, load
 from .loops import BOUNDS, bounding_test, ignored_exceptions, loop_factories
 
@@ -71,13 +85,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--step-bound",
         type=float,
         default=BOUNDS.step,
-        help=f"seconds of wall-clock time after which a step fails NO-HANG (default {BOUNDS.step:g})",
+        help=f"seconds of wall-clock time after which a step fails NO-HANG, by the supervising "
+        f"process's clock (default {BOUNDS.step:g})",
     )
     group.addoption(
         "--test-bound",
         type=float,
         default=BOUNDS.test,
-        help=f"seconds after which a test ends with NO-HANG (default {BOUNDS.test:g})",
+        help=f"the budget of a test in seconds: one that runs out of it with no failure is reported as "
+        f"the suite's budget exceeded, not as a violation (default {BOUNDS.test:g})",
     )
     group.addoption(
         "--shrink-bound",
@@ -86,6 +102,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"seconds after its first failure at which a test ends with its shortest failures so far "
         f"(default {BOUNDS.shrink:g})",
     )
+    group.addoption(
+        "--no-supervisor",
+        action="store_true",
+        help="run the checks in this process, with no hard bound on a step: for coverage tools and "
+        "debuggers (by default a supervising process runs them in a worker, and ends one that hangs)",
+    )
+    group.addoption(supervisor.WORKER_OPTION, help=argparse.SUPPRESS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -93,10 +116,40 @@ def pytest_configure(config: pytest.Config) -> None:
     BOUNDS.step = config.getoption("--step-bound")
     BOUNDS.test = config.getoption("--test-bound")
     BOUNDS.shrink = config.getoption("--shrink-bound")
-    config.stash[VERDICT] = {}
+    config.stash[OUTCOMES] = Outcomes()
+    config.pluginmanager.register(Recorder(config.stash[OUTCOMES]), "outcomes")
+    worker_directory = config.getoption(supervisor.WORKER_OPTION)
+    if worker_directory:
+        config.pluginmanager.register(supervisor.Worker(config, Path(worker_directory), run_counts), "worker")
+    elif not config.getoption("--no-supervisor"):
+        config.pluginmanager.register(supervisor.Supervisor(config), "supervisor")
 
 
-VERDICT = pytest.StashKey[dict[str, list[str]]]()
+# The exit status of a run whose only failures are the suite's budget exceeded (0: conforms;
+# 1: violates a clause; 2 to 5: pytest's own, for an interrupted or unusable run).
+BUDGET_EXCEEDED = 6
+
+
+@dataclasses.dataclass
+class Outcomes:
+    """What the run found, kept apart: violations, checks not run, budgets exceeded, other failures."""
+
+    violations: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # clause: node ids
+    not_checked: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # reason: node ids
+    budgets: dict[str, str] = dataclasses.field(default_factory=dict)  # node id: the bound and its flag
+    unnamed: list[str] = dataclasses.field(default_factory=list)  # failures that name no clause
+
+
+OUTCOMES = pytest.StashKey[Outcomes]()
+
+
+def run_counts() -> dict[str, dict[str, int]]:
+    """What this process counted of the run, for the summary: a worker sends it with each report."""
+    from .conformance import STATS
+    from .test_exhaustive import EXPLORED
+
+    return {"conformance": dict(STATS), "exhaustive": dict(EXPLORED)}
+
 
 BACKEND_CHOICES = ("asyncio", "trio", "all")
 
@@ -144,27 +197,33 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         exhausted, found, noise = BOUNDS.exhausted, list(BOUNDS.shortest.values()), BOUNDS.noise
     if noise is None and stray:
         noise = _failure(f"{impl_name} violates NO-NOISE outside the steps of the test:", stray, ["NO-NOISE"])
-    if failure is None:
+    if failure is None and not exhausted:
         if noise is not None:
             raise noise
         return
     if noise is not None:
         item.stash[NOISE] = noise
     if not exhausted:
+        assert failure is not None
         raise failure
-    # OutOfTestBound, or what Hypothesis made of it when it interrupted a test case.
+    # OutOfTestBound, what Hypothesis made of it when it interrupted a test case, or nothing at all: a
+    # test that ran out of its budget did not do all it was to do, whatever it returned.
     if not found:
-        raise _failure(
-            f"{impl_name} violates NO-HANG: {exhausted} (each step within {BOUNDS.step:g} s): "
-            "it is too slow to check",
-            [],
-            ["NO-HANG"],
+        raise SuiteBudgetExceeded(
+            f"{impl_name}: suite budget exceeded: {exhausted}, with no failure found"
         ) from None
     raise _failure(
         "\n\n".join(map(str, found)),
         [f"(the shortest failure of each kind found when {exhausted}: Hypothesis's shrinking was cut short)"],
         list(dict.fromkeys(clause for fault in found for clause in getattr(fault, "clauses", []))),
     ) from None
+
+
+class SuiteBudgetExceeded(Exception):
+    """A test ran out of its budget before it found anything: the suite's limit, not a clause.
+
+    Its message names the bound and the flag that raises it.
+    """
 
 
 def _failure(headline: str, lines: list[str], clauses: list[str]) -> AssertionError:
@@ -187,8 +246,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report = yield
     if late:
         report.sections.append(("NO-NOISE, while the report was made", "\n".join(late)))
-    if call.excinfo is not None:
-        clauses = item.config.stash[VERDICT]
+    # What the report means for the verdict travels with it, from a worker to its supervisor.
+    report.clauses, report.budget = [], ""
+    if report.failed and call.excinfo is not None:
+        if isinstance(call.excinfo.value, SuiteBudgetExceeded):
+            report.budget = report.longrepr = str(call.excinfo.value)
+            return report
         failures = _leaves(call.excinfo.value)
         noise = item.stash.get(NOISE, None)
         if noise is not None and call.when == "call":
@@ -196,11 +259,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             failures.append(noise)
             report.sections.append(("NO-NOISE, also found by this test", str(noise)))
         cited = [clause for mark in item.iter_markers("clause") for clause in mark.args]
-        for failure in failures:
-            # A failure that names no clause breaks the one clause its test cites, if it cites one.
-            for clause in getattr(failure, "clauses", None) or (cited if len(cited) == 1 else []):
-                clauses.setdefault(clause, []).append(item.nodeid)
+        # A failure that names no clause breaks the one clause its test cites, if it cites one.
+        report.clauses = list(
+            dict.fromkeys(
+                clause
+                for failure in failures
+                for clause in getattr(failure, "clauses", None) or (cited if len(cited) == 1 else [])
+            )
+        )
     return report
+
+
+class Recorder:
+    """Files each report under one of the run's outcomes: in this process, or in the supervisor that
+    replays a worker's reports."""
+
+    def __init__(self, outcomes: Outcomes) -> None:
+        self.outcomes = outcomes
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.record(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self.record(report)
+
+    def record(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        outcomes = self.outcomes
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            outcomes.not_checked.setdefault(reason, []).append(report.nodeid)
+        elif not report.failed:
+            return
+        elif getattr(report, "budget", ""):
+            outcomes.budgets[report.nodeid] = report.budget
+        elif getattr(report, "clauses", []):
+            for clause in report.clauses:
+                outcomes.violations.setdefault(clause, []).append(report.nodeid)
+        else:
+            outcomes.unnamed.append(report.nodeid or "collection")
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -228,21 +324,45 @@ def loop_factory(request: pytest.FixtureRequest) -> Callable[[], asyncio.Abstrac
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    from .conformance import STATS
-    from .test_exhaustive import EXPLORED
-
-    for name, count in EXPLORED.items():
+    watching = config.pluginmanager.get_plugin("supervisor")
+    counts = watching.totals() if isinstance(watching, supervisor.Supervisor) else run_counts()
+    for name, count in counts.get("exhaustive", {}).items():
         terminalreporter.write_line(f"exhaustive: {name}: {count} sequences explored")
-
-    if STATS["runs"]:
+    stats = counts.get("conformance", {})
+    if stats.get("runs"):
         terminalreporter.write_line(
-            f"conformance: {STATS['runs']} runs, {STATS['steps']} steps compared with the model "
+            f"conformance: {stats['runs']} runs, {stats['steps']} steps compared with the model "
             f"(Hypothesis profile {os.environ.get('HYPOTHESIS_PROFILE', 'dev')})"
         )
-
-    clauses = config.stash[VERDICT]
+    if config.getoption("--collect-only"):
+        return
+    outcomes = config.stash[OUTCOMES]
     impl_name = config.getoption("--impl")
-    if clauses:
-        terminalreporter.write_sep("=", f"{impl_name} violates {len(clauses)} clauses", red=True)
-        for clause, nodeids in sorted(clauses.items()):
+    if outcomes.violations:
+        count = len(outcomes.violations)
+        terminalreporter.write_sep(
+            "=", f"{impl_name} violates {count} clause{'' if count == 1 else 's'}", red=True
+        )
+        for clause, nodeids in sorted(outcomes.violations.items()):
             terminalreporter.write_line(f"{clause}: {', '.join(sorted(set(nodeids)))}")
+    if outcomes.unnamed:
+        terminalreporter.write_sep(
+            "=", f"{impl_name}: {len(outcomes.unnamed)} failed without naming a clause", red=True
+        )
+        terminalreporter.write_line(", ".join(outcomes.unnamed))
+    if not (outcomes.violations or outcomes.unnamed or outcomes.budgets):
+        terminalreporter.write_sep("=", f"{impl_name} conforms", green=True)
+    for reason, nodeids in sorted(outcomes.not_checked.items()):
+        checks = len(set(nodeids))
+        terminalreporter.write_line(f"not checked: {reason} ({checks} check{'' if checks == 1 else 's'})")
+    for nodeid, budget in sorted(outcomes.budgets.items()):
+        terminalreporter.write_line(
+            f"suite budget exceeded: {nodeid}: {budget.partition('suite budget exceeded: ')[2]}"
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    outcomes = session.config.stash[OUTCOMES]
+    only_budgets = outcomes.budgets and not (outcomes.violations or outcomes.unnamed)
+    if exitstatus == pytest.ExitCode.TESTS_FAILED and only_budgets:
+        session.exitstatus = BUDGET_EXCEEDED

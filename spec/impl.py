@@ -11,6 +11,14 @@ from types import ModuleType
 DEFAULT = "channels"
 
 
+def not_installed(package: str) -> str:
+    """Why the checks that need ``package`` (trio or anyio) were not run, and how to run them."""
+    return (
+        f"BACKENDS: {package} is not installed, so its checks do not run "
+        "(to run them: pip install 'rendezvous-channels-conformance[trio]')"
+    )
+
+
 def load(name: str = DEFAULT) -> ModuleType:
     if name.endswith(".py") or "/" in name or "\\" in name:
         path = Path(name).resolve()

@@ -1,29 +1,29 @@
-"""The event loops that tests and the conformance suite run on, and the bounds that every step runs under.
+"""The event loops that tests and the conformance suite run on, and the bounds of the suite's tests.
 
-Each step of the suite runs the loop with :func:`run_bounded`, which ends it
-after :data:`BOUNDS.step <Bounds>` seconds of wall-clock time whatever the code under test does: a
-call that never resolves, a task that swallows its cancellation, code that
-spins without yielding or blocks its thread in ``time.sleep``. The bound
-does not rely on cancellation: an alarm signal raises :class:`OutOfTime` in
-the main thread, again every :data:`REPEAT` seconds until the step is left,
-and the loop it interrupted is then abandoned (:func:`abandon`).
+Each step of the suite runs the loop with :func:`run_step`, which tells the
+supervising parent (:mod:`spec.supervisor`) that the step begins and when it
+ends: the parent's clock, outside this process, is the only hard bound on a
+step, whatever the code under test does (spin, block its thread, swallow
+every exception, end the interpreter). What stays here needs no clock, or
+only reads one between steps: settling a loop (:func:`settle`, a number of
+loop iterations), and the budget of a test (:class:`Bounds`), which ends a
+test at its next step once it has run out.
 """
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import atexit
 import collections
 import contextlib
 import re
-import signal
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from . import supervisor
 
 T = TypeVar("T")
 
@@ -65,13 +65,17 @@ async def settle(*tasks: asyncio.Task[Any] | asyncio.Future[Any]) -> None:
 
 @dataclass
 class Bounds:
-    """The wall-clock bounds of the suite, in seconds (``pytest spec --step-bound/--test-bound``).
+    """The bounds of the suite, in seconds (``pytest spec --step-bound/--test-bound/--shrink-bound``).
 
     A step (one run of the event loop: an event and the quiescence after it)
-    ends within ``step`` seconds; a test ends within ``test`` seconds, and
-    within ``shrink`` seconds of its first failure (Hypothesis's shrinking is
-    then cut short, and the verdict is the shortest failure found so far of
-    each kind: a class of failure and the clauses it names).
+    ends within ``step`` seconds, or the supervising parent kills this
+    process (NO-HANG); trio's quiescence waits half of it. A test has a
+    budget of ``test`` seconds, and of ``shrink`` seconds after its first
+    failure (Hypothesis's shrinking is then cut short, and the verdict is the
+    shortest failure found so far of each kind: a class of failure and the
+    clauses it names): :func:`run_step` ends it at the next step once it
+    has run out. Running out of the budget with no failure is the suite's
+    limit, never the implementation's fault (:class:`OutOfTestBound`).
     """
 
     step: float = 2.0
@@ -88,25 +92,9 @@ class Bounds:
 
 BOUNDS = Bounds()
 
-# How often the alarm rings again once a bound is passed, until the step is left.
-REPEAT = 0.05
-
-
-class OutOfTime(SystemExit):
-    """What the alarm raises in the code that runs when a bound passes.
-
-    A SystemExit: asyncio's and uvloop's loops let only SystemExit and
-    KeyboardInterrupt out of a callback or a task, and ``except Exception`` in
-    the code under test does not catch it.
-    """
-
-
-class StepTimeout(AssertionError):
-    """A step did not end within its bound; its event loop was abandoned."""
-
 
 class OutOfTestBound(BaseException):
-    """The test ran out of its bound: not an Exception, so that Hypothesis stops at once."""
+    """The test ran out of its budget: not an Exception, so that Hypothesis stops at once."""
 
 
 def note_failure(failure: AssertionError) -> None:
@@ -136,7 +124,7 @@ def defer_noise(failure: AssertionError) -> bool:
 
 @contextlib.contextmanager
 def bounding_test() -> Iterator[None]:
-    """The bound of one test: :func:`run_bounded` raises OutOfTestBound once it passes."""
+    """The budget of one test: :func:`run_step` raises OutOfTestBound once it is spent."""
     BOUNDS.deadline, BOUNDS.shortest, BOUNDS.exhausted = time.monotonic() + BOUNDS.test, {}, ""
     BOUNDS.noise = None
     try:
@@ -145,15 +133,15 @@ def bounding_test() -> Iterator[None]:
         BOUNDS.deadline = None
 
 
-# What a step that was cut short leaves behind: kept alive to the end of the
-# process, so that the finalizers of the code under test (a coroutine that
-# ignores GeneratorExit, a __del__ that raises) never run during a later test.
+# What holds tasks of the code under test that would not end: kept alive to the end of the
+# process, so that their finalizers (a coroutine that ignores GeneratorExit, a __del__
+# that raises) never run during a later test.
 ABANDONED: list[Any] = []
 
 
 @atexit.register
 def _quiet_abandoned() -> None:
-    # The interpreter's shutdown finalizes what was abandoned: its noise is about
+    # The interpreter's shutdown finalizes what was kept: its noise is about
     # steps that were reported already, after the verdict.
     if ABANDONED:
         sys.unraisablehook = lambda _unraisable: None
@@ -164,68 +152,71 @@ def keep(*objects: Any) -> None:
     ABANDONED.append(objects)
 
 
-def abandon(loop: asyncio.AbstractEventLoop, *held: Any) -> None:
-    """Give ``loop`` up for good: it never runs again, and nothing it (or ``held``) holds is finalized."""
+def abandon(loop: Any, *held: Any) -> None:
+    """Give ``loop`` up for good, with tasks of the code under test that would not end: it never runs
+    again, and nothing it (or ``held``) holds is finalized during a later test."""
     keep(loop, *held)
-    if not isinstance(loop, asyncio.AbstractEventLoop):
-        # A loop of another backend that run_bounded drives (spec.trio_harness.TrioLoop) gives itself up.
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        loop.set_exception_handler(lambda _loop, _context: None)
+    else:
+        # A loop of another backend (spec.trio_harness.TrioLoop), whose tasks may run in a thread.
         loop.abandon()
-        return
-    loop.set_exception_handler(lambda _loop, _context: None)
-    if not loop.is_running() and not loop.is_closed():
-        # Its file descriptors; its pending callbacks are dropped, never run.
-        with contextlib.suppress(Exception):
-            loop.close()
 
 
 def _out_of_test_bound() -> str:
     if not BOUNDS.shortest:
-        BOUNDS.exhausted = f"the test ran longer than its bound of {BOUNDS.test:g} s"
+        BOUNDS.exhausted = (
+            f"the test ran longer than its budget of {BOUNDS.test:g} s (raise it with --test-bound)"
+        )
     else:
-        BOUNDS.exhausted = f"the test ran longer than {BOUNDS.shrink:g} s after its first failure"
+        BOUNDS.exhausted = (
+            f"the test ran longer than {BOUNDS.shrink:g} s after its first failure "
+            "(raise it with --shrink-bound)"
+        )
     return BOUNDS.exhausted
 
 
-def run_bounded(loop: asyncio.AbstractEventLoop, step: Awaitable[T], *held: Any) -> T:
-    """``loop.run_until_complete(step)``, ended after the step's bound whatever the code under test does.
+@dataclass(frozen=True)
+class Step:
+    """What the supervising parent is told of a step before it runs (:func:`spec.supervisor.step_begins`)."""
 
-    Raises :class:`StepTimeout` when the step passed its bound and
-    :class:`OutOfTestBound` when the test passed its own; in both cases
-    ``loop`` (and ``held``: what holds the tasks of the code under test) is
-    abandoned, and the interpreter's state that running a loop changes is
-    restored. Where there is no SIGALRM the alarm is a watchdog thread that
-    interrupts the main thread (a blocking system call is then not cut short);
-    outside the main thread no signal can reach the step, and only the
-    suite's bounds in loop iterations hold.
+    event: str
+    clauses: tuple[str, ...] = ()
+    number: int = 0
+    line: str = ""  # what the step adds to its run's replay script
+    replay: str = ""  # or a whole replay script of its own
+
+
+def run_step(loop: Any, step: Awaitable[T], announced: Step) -> T:
+    """``loop.run_until_complete(step)``, announced to the supervising parent, which bounds it.
+
+    ``loop`` is an asyncio event loop or a loop of another backend with the
+    same method (:class:`spec.trio_harness.TrioLoop`). Raises
+    :class:`OutOfTestBound`, and runs nothing, once the test has run out of
+    its budget.
     """
-    now = time.monotonic()
-    limit = now + BOUNDS.step
-    if BOUNDS.deadline is not None:
-        if now >= BOUNDS.deadline:
-            abandon(loop, step, *held)
-            raise OutOfTestBound(_out_of_test_bound())
-        limit = min(limit, BOUNDS.deadline)
-    hooks, depth = sys.get_asyncgen_hooks(), sys.get_coroutine_origin_tracking_depth()
-    alarm = _Alarm(limit)
     try:
-        with alarm:
-            result = loop.run_until_complete(step)
-    except OutOfTime:
-        pass
-    else:
-        if not alarm.rang:
-            return result
-    # An interrupted run_forever may not have undone what it set up.
-    asyncio.events._set_running_loop(None)
-    sys.set_asyncgen_hooks(*hooks)
-    sys.set_coroutine_origin_tracking_depth(depth)
-    abandon(loop, step, *held)
+        with stepping(announced):
+            return loop.run_until_complete(step)  # type: ignore[no-any-return]
+    except OutOfTestBound:
+        if hasattr(step, "close"):
+            step.close()  # never awaited, and never to be
+        raise
+
+
+@contextlib.contextmanager
+def stepping(announced: Step) -> Iterator[None]:
+    """Run the block as one step that the supervising parent bounds; once the test's budget is spent,
+    raise :class:`OutOfTestBound` and run nothing."""
     if BOUNDS.deadline is not None and time.monotonic() >= BOUNDS.deadline:
         raise OutOfTestBound(_out_of_test_bound())
-    raise StepTimeout(
-        f"the step ran longer than its bound of {BOUNDS.step:g} s of wall-clock time "
-        "(a busy loop, a blocking call, or a task that never ends); its event loop was abandoned"
+    supervisor.step_begins(
+        announced.number, announced.event, list(announced.clauses), announced.line, announced.replay
     )
+    try:
+        yield
+    finally:
+        supervisor.step_ends()
 
 
 @contextlib.contextmanager
@@ -255,93 +246,3 @@ def ignored_exceptions() -> Iterator[list[str]]:
         # One line per kind of noise, with its count: addresses differ, the finding does not.
         counts = collections.Counter(re.sub(r" at 0x[0-9a-fA-F]+", "", line) for line in found)
         found[:] = [line if count == 1 else f"{line} ({count} times)" for line, count in counts.items()]
-
-
-class _Alarm:
-    """Raise OutOfTime in the main thread at ``limit`` (time.monotonic()), and again until left.
-
-    Code that catches everything in a loop would catch every ring: from the
-    second ring on, every line of each function that a ring interrupted
-    raises OutOfTime too (a trace function), so that the exception escapes
-    from its ``except`` clause, and from its callers' at the next rings.
-    """
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        self.rang = False
-        self.active = False
-        self.stuck: set[Any] = set()  # the code objects that the rings interrupted
-        self.tracing = False
-        self.trace: Any = None  # the trace function before ours (a coverage tool's, say)
-        self.previous: Any = None
-        self.watchdog: threading.Thread | None = None
-        # Plain flags, not a threading.Event: a ring inside Event.set() would
-        # leave its lock held, and the next set() would wait for it forever.
-        self.over = False
-        self.watched = False
-        in_main = threading.current_thread() is threading.main_thread()
-        self.signum = (
-            None if not in_main else signal.SIGALRM if hasattr(signal, "setitimer") else signal.SIGINT
-        )
-
-    def ring(self, _signum: int, frame: Any) -> None:
-        if self.rang and frame is not None:
-            self.stuck.add(frame.f_code)
-            frame.f_trace, frame.f_trace_lines = self.line, True
-            if not self.tracing:
-                self.tracing, self.trace = True, sys.gettrace()
-                sys.settrace(self.line)
-        self.rang = True
-        raise OutOfTime
-
-    def line(self, frame: Any, event: str, _arg: Any) -> Any:
-        if not self.active or frame.f_code not in self.stuck:
-            return None
-        if event == "line":
-            raise OutOfTime
-        return self.line
-
-    def __enter__(self) -> None:
-        if self.signum is None:
-            return
-        self.previous = signal.signal(self.signum, self.ring)
-        self.active = True
-        delay = max(self.limit - time.monotonic(), 1e-3)
-        if self.signum == getattr(signal, "SIGALRM", None):
-            signal.setitimer(signal.ITIMER_REAL, delay, REPEAT)
-        else:  # pragma: no cover - Windows: a thread simulates the signal
-            self.watchdog = threading.Thread(target=self.watch, daemon=True)
-            self.watchdog.start()
-
-    def watch(self) -> None:  # pragma: no cover - Windows only
-        try:
-            while not self.over:
-                late = time.monotonic() >= self.limit
-                if late:
-                    _thread.interrupt_main(self.signum)
-                time.sleep(REPEAT if late else min(REPEAT, max(self.limit - time.monotonic(), 0.0)))
-        finally:
-            self.watched = True
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.signum is None:
-            return
-        # First stop the rings, with calls that take no lock: a ring may still
-        # come while they run, and is caught here (the step is over by then).
-        while True:
-            try:
-                self.over = True
-                if self.watchdog is None:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-                else:  # pragma: no cover - Windows: wait until the thread rings no more
-                    while not self.watched:
-                        time.sleep(REPEAT / 5)
-                signal.signal(self.signum, self.previous)
-                break
-            except OutOfTime:
-                continue
-        # No ring can come now: a signal still pending finds the previous handler.
-        self.active = False
-        if self.tracing:
-            sys.settrace(self.trace)
-            self.tracing = False

@@ -5,8 +5,9 @@ or raise) runs once as a native async generator and once as the server block
 of a channel in another task; a *client script* (anext, asend, athrow,
 aclose) drives each. Every client call runs in a task of its own and the
 loop is settled after it (:func:`spec.loops.settle`: no clock), so a call
-that stays pending is an observation, not a hang; each run of the loop is
-bounded (:func:`spec.loops.run_bounded`). :func:`compare` raises an
+that stays pending is an observation, not a hang; each run of the loop is a
+step announced to the supervising parent, which bounds it
+(:func:`spec.loops.run_step`). :func:`compare` raises an
 :class:`~spec.conformance.ConformanceError` that names the clause of the
 first call that differs and prints a script that replays it (:func:`replay`).
 
@@ -30,16 +31,7 @@ from typing import Any
 from .clauses import CLAUSES
 from .conformance import ConformanceError, HangFailure, NoiseFailure
 from .harness import Boom
-from .loops import (
-    StepTimeout,
-    abandon,
-    defer_noise,
-    ignored_exceptions,
-    keep,
-    loop_factories,
-    run_bounded,
-    settle,
-)
+from .loops import Step, abandon, defer_noise, ignored_exceptions, keep, loop_factories, run_step, settle
 
 Body = tuple[tuple[int, ...], bool, str]  # values to yield, catch Boom?, "return" or "raise"
 Op = tuple[str, Any]  # ("anext", None), ("asend", value), ("athrow", None) or ("aclose", None)
@@ -112,7 +104,7 @@ async def _call(agen: Any, op: str, arg: Any) -> Outcome:
 class Backend:
     """Where the oracle runs its scripts.
 
-    ``new_loop()`` makes a loop that :func:`spec.loops.run_bounded` runs (an
+    ``new_loop()`` makes a loop that :func:`spec.loops.run_step` runs (an
     asyncio loop or a :class:`spec.trio_harness.TrioLoop`); ``run_native``
     runs the scripts on a native async generator; ``run_channel`` on a
     channel of a module, on the loop that runs it, recording in its Run.
@@ -179,24 +171,22 @@ def observe(module: ModuleType, body: Body, ops: list[Op], backend: Backend) -> 
     """Run the scripts on a native async generator and on a channel of ``module``, each on a fresh loop."""
     loop = backend.new_loop()
     try:
-        native = run_bounded(loop, backend.run_native(body, ops))
+        native = run_step(loop, backend.run_native(body, ops), Step(event="the native async generator"))
     finally:
         loop.close()
     channel = Run()
     loop = backend.new_loop()
+    announced = Step(event=f"the client calls {ops!r} on a channel whose server block is {body!r}")
     with ignored_exceptions() as ignored:
         try:
-            run_bounded(loop, backend.run_channel(loop, module, body, ops, channel), channel)
-        except StepTimeout as timeout:
-            channel.problems.append(("NO-HANG", str(timeout)))
+            run_step(loop, backend.run_channel(loop, module, body, ops, channel), announced)
         except AssertionError as unsettled:  # settle found no quiescence: something spins
             channel.problems.append(("NO-HANG", str(unsettled)))
+        if any(clause in ("CANCEL-PROMPT", "NO-HANG") for clause, _ in channel.problems):
+            # Its tasks that would not end are never destroyed: that would be noise of this finding.
+            abandon(loop, channel)
         else:
-            if any(clause == "CANCEL-PROMPT" for clause, _ in channel.problems):
-                # Its tasks that would not end are never destroyed: that would be noise of this finding.
-                abandon(loop, channel)
-            else:
-                loop.close()
+            loop.close()
         # The run's cycles are young: their finalizers run now, not in a later test.
         gc.collect(1)
     channel.problems += [("NO-NOISE", line) for line in ignored]

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .bugs import BUGS, BY_NAME, Bug, apply
+from .supervisor import WORKER_OPTION
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_ENV = "SPEC_POWER_REPORT"
@@ -44,6 +45,14 @@ _VIOLATES = re.compile(r"violates ((?:[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+(?:, )?)+)")
 
 _started = time.monotonic()
 _marks: dict[str, list[str]] = {}
+_recording = True
+
+
+def pytest_configure(config: Any) -> None:
+    global _recording
+    # The supervising process replays each report of its worker (spec.supervisor): recorded there
+    # alone, a failure is recorded once, and "at" counts from the start of the run.
+    _recording = not config.getoption(WORKER_OPTION, default=None)
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
@@ -53,7 +62,7 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
 
 def pytest_runtest_logreport(report: Any) -> None:
     path = os.environ.get(REPORT_ENV)
-    if not path or not report.failed:
+    if not path or not report.failed or not _recording:
         return
     named = [clause for match in _VIOLATES.finditer(report.longreprtext) for clause in match[1].split(", ")]
     record = {

@@ -28,6 +28,8 @@ import pytest
 
 from .conformance import LoopFactory
 from .harness import Boom, describe
+from .impl import not_installed
+from .loops import OutOfTestBound, Step, stepping
 from .test_outside_the_model import BOUND, Outcome, expect, outcome, run, violation
 
 # A bound on the producer's sends that never expires in a passing check: a
@@ -41,7 +43,7 @@ Group = Callable[[], AbstractAsyncContextManager[Spawn]]
 
 def trio_or_skip(impl: ModuleType) -> Any:
     """trio, once ``impl`` is known to run on it; else skip, naming BACKENDS."""
-    pytest.importorskip("trio", reason="BACKENDS: trio is not installed, so the trio checks do not run")
+    pytest.importorskip("trio", reason=not_installed("trio"))
     from . import trio_harness  # after the skip: it imports trio
 
     trio_harness.require_trio(impl)
@@ -51,7 +53,7 @@ def trio_or_skip(impl: ModuleType) -> Any:
 
 
 def anyio_or_skip() -> Any:
-    return pytest.importorskip("anyio", reason="BACKENDS: anyio is not installed, so its checks do not run")
+    return pytest.importorskip("anyio", reason=not_installed("anyio"))
 
 
 async def observe(call: Awaitable[Any]) -> Outcome:
@@ -85,10 +87,11 @@ class Backend:
                 return await main()
 
         try:
-            if self.name == "trio":
-                return lib.run(bounded)
-            return lib.run(bounded, backend=self.name.removeprefix("anyio-"))
-        except AssertionError:
+            with stepping(Step(event=f"a check of {clause} on {self.name}", clauses=(clause,))):
+                if self.name == "trio":
+                    return lib.run(bounded)
+                return lib.run(bounded, backend=self.name.removeprefix("anyio-"))
+        except (AssertionError, OutOfTestBound):
             raise
         except (TimeoutError, getattr(lib, "TooSlowError", TimeoutError)) as error:
             raise violation(self.impl, clause, f"the check did not end within {BOUND} s (NO-HANG)") from error

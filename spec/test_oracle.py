@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .conformance import LoopFactory
+from .impl import not_installed
 from .oracle import Backend, Body, compare, observe, on_asyncio
 from .test_conformance import MIRROR_CLAUSES
 
@@ -58,7 +59,7 @@ def test_channel_mirrors_a_native_async_generator_on_trio(
 @pytest.fixture
 def trio_oracle(impl: ModuleType) -> Backend:
     """The oracle on trio, once ``impl`` is known to run on it (else the test is skipped, naming BACKENDS)."""
-    pytest.importorskip("trio", reason="BACKENDS: trio is not installed, so the trio checks do not run")
+    pytest.importorskip("trio", reason=not_installed("trio"))
     from .trio_harness import require_trio
     from .trio_oracle import ON_TRIO
 

@@ -24,21 +24,19 @@ import pytest
 from .clauses import CLAUSES
 from .conformance import ConformanceError, LoopFactory
 from .harness import Boom, describe, matches
-from .loops import StepTimeout, run_bounded, settle
+from .loops import Step, run_step, settle
 
 # The bound of a check that spec/test_backends.py runs on trio or anyio, where trio's own
-# fail_after bounds it (relying on cancellation); on asyncio, run() bounds each check.
+# fail_after bounds it (relying on cancellation) within the step that the supervising parent bounds.
 BOUND = 5.0
 
 
 def run(impl: ModuleType, clause: str, loop_factory: LoopFactory, scenario: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``scenario`` on a fresh loop within the suite's step bound (:func:`spec.loops.run_bounded`,
-    which does not rely on cancellation); whatever goes wrong, the failure names ``clause``."""
+    """Run ``scenario`` on a fresh loop as one step that the supervising parent bounds
+    (:func:`spec.loops.run_step`); whatever goes wrong, the failure names ``clause``."""
     loop = loop_factory()
     try:
-        return run_bounded(loop, scenario)
-    except StepTimeout as error:
-        raise violation(impl, clause, f"{error} (NO-HANG)") from None
+        return run_step(loop, scenario, Step(event=f"a check of {clause}", clauses=(clause,)))
     except AssertionError:
         raise
     except (Exception, asyncio.CancelledError) as error:

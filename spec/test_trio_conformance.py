@@ -14,10 +14,11 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import rule, run_state_machine_as_test
 
+from .impl import not_installed
 from .test_conformance import ConformanceMachine, event_strategy
 from .test_trio_exhaustive import TRIO_MODEL_CLAUSES
 
-pytest.importorskip("trio", reason="trio is not installed")
+pytest.importorskip("trio", reason=not_installed("trio"))
 
 from . import trio_harness  # after the skip: it imports trio
 
@@ -37,12 +38,10 @@ class TrioConformanceMachine(ConformanceMachine):
 @pytest.mark.parametrize("stream", [False, True], ids=["Channel", "StreamChannel"])
 def test_implementation_follows_the_model_on_trio(impl: ModuleType, impl_name: str, stream: bool) -> None:
     trio_harness.require_trio(impl)
-    loops = trio_harness.SharedTrioLoop()
+    loop = trio_harness.TrioLoop()
     try:
         run_state_machine_as_test(
-            lambda: TrioConformanceMachine(
-                trio_harness.TrioConformance(impl, stream, impl_name, loops.live())
-            )
+            lambda: TrioConformanceMachine(trio_harness.TrioConformance(impl, stream, impl_name, loop))
         )
     finally:
-        loops.close()
+        loop.close()

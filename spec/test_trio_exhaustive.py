@@ -12,7 +12,9 @@ from types import ModuleType
 
 import pytest
 
-pytest.importorskip("trio", reason="trio is not installed")
+from .impl import not_installed
+
+pytest.importorskip("trio", reason=not_installed("trio"))
 
 from . import trio_harness  # after the skip: it imports trio
 from .test_conformance import RACE_FREE_CLAUSES

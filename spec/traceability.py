@@ -3,7 +3,7 @@
 ``python -m spec.traceability --write`` regenerates ``spec/traceability.txt``;
 ``python -m spec.traceability --check`` exits 1 when the checked-in index is
 stale, or when a protocol clause has no code site or no test that names it
-directly (tests/test_traceability.py runs it).
+directly (tests/kit/test_traceability.py runs it).
 
 * A *code site* is the function or class of channels.py, by qualified name,
   whose lines (code, comment or docstring) name the clause id. The module's

@@ -7,13 +7,17 @@ block runs in one task that takes its calls from a memory channel, each of
 its calls under a cancel scope of its own, and quiescence is
 ``trio.testing.wait_all_tasks_blocked``. One ``trio.run`` lives in a thread
 of its own for a whole run (:class:`TrioLoop`), so that the synchronous
-:class:`~spec.conformance.Conformance` can apply one event at a time:
-``run_until_complete`` hands each step to it with ``trio.from_thread``.
+:class:`~spec.conformance.Conformance` (and Hypothesis, which drives it) can
+apply one event at a time: ``run_until_complete`` hands each step to it with
+``trio.from_thread``. That is the thread's only purpose: no step is
+interrupted in this process.
 
-Every step is bounded as on asyncio (:func:`spec.loops.run_bounded`): the
-alarm interrupts the main thread's wait for the trio thread, whatever the
-code under test does there (it may ignore its cancellation, spin or block
-its thread), and the trio thread is then abandoned (:meth:`TrioLoop.abandon`).
+Every step is announced to the supervising parent as on asyncio
+(:func:`spec.loops.run_step`), whose clock bounds it whatever the code under
+test does in the trio thread (ignore its cancellation, spin, block the
+thread): the parent then ends this process. Within a step, quiescence waits
+at most :func:`quiescence_bound`, so that a task that spins through its
+checkpoints is reported as the step's Hang, on trio's own clock.
 
 What differs from asyncio, by design of the clauses:
 
@@ -28,10 +32,8 @@ What differs from asyncio, by design of the clauses:
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import math
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from types import ModuleType
 from typing import Any, TypeVar
@@ -40,9 +42,10 @@ import pytest
 import trio
 import trio.testing
 
+from . import supervisor
 from .conformance import Conformance, ConformanceError
 from .harness import Hang, Observed, Observer
-from .loops import BOUNDS, REPEAT, OutOfTime, StepTimeout, run_bounded
+from .loops import BOUNDS, OutOfTestBound, Step, run_step, stepping
 from .model import Event, sequences
 
 T = TypeVar("T")
@@ -51,7 +54,7 @@ T = TypeVar("T")
 def quiescence_bound() -> float:
     """How long a step may wait for quiescence before it counts as a Hang (wait_all_tasks_blocked never
     returns while a task runs checkpoints in a loop): within the step's bound, so that a task that spins
-    through its cancellation is reported as such, before the alarm ends the step with NO-HANG."""
+    through its cancellation is reported as such, before the parent ends the step with NO-HANG."""
     return BOUNDS.step / 2
 
 
@@ -69,7 +72,7 @@ class TrioLoop:
         self.nursery: trio.Nursery | None = None
         self.stop: trio.Event | None = None
         self.failure: BaseException | None = None
-        self.abandoned = False
+        self.closed = False
         self.thread = threading.Thread(target=self._run, name="trio-harness", daemon=True)
         self.thread.start()
         self.started.wait()
@@ -97,91 +100,44 @@ class TrioLoop:
         return trio.from_thread.run(step, trio_token=self.token)
 
     def abandon(self) -> None:
-        """Give the run up, and stop its thread if the code under test keeps it busy.
-
-        A thread that spins would hold the interpreter's lock for half of
-        every later test's time: OutOfTime is raised in it (through
-        ``PyThreadState_SetAsyncExc``, again every :data:`~spec.loops.REPEAT`
-        seconds, for at most :data:`REAP_SECONDS`) until it ends. A thread
-        that waits in a system call takes no time, and ends with the process.
-        """
-        self.abandoned = True
-        if self.thread.is_alive():
-            reaper = threading.Thread(target=_reap, args=(self.thread,), name="trio reaper", daemon=True)
-            reaper.start()
+        """Give the run up, with tasks that would not end (:func:`spec.loops.abandon`): its thread is
+        left running (nothing is raised into it), and the worker process asks to be replaced once the
+        test is reported (:func:`spec.supervisor.retire`), so that a thread that spins never slows a
+        later check."""
+        self.closed = True
+        supervisor.retire("a trio run outlived the cancellation of its tasks")
 
     def close(self) -> None:
-        """Cancel the run's tasks and end it, within the step's bound.
+        """Cancel the run's tasks and end it, within the quiescence bound.
 
-        A run whose tasks do not end within :data:`BOUNDS.step <spec.loops.Bounds>`
-        of their cancellation is abandoned, and fails CANCEL-PROMPT.
+        A run whose tasks do not end by then fails CANCEL-PROMPT, and is
+        abandoned (:meth:`abandon`). Closing again does nothing.
         """
-        if self.abandoned:
+        if self.closed:
             return
-        if self.stop is not None and self.failure is None:
-            assert self.token is not None
-            self.token.run_sync_soon(self.stop.set)  # no wait: the run may be stuck
-        self.thread.join(BOUNDS.step)
+        self.closed = True
+        with stepping(Step(event="the end of the trio run", clauses=("CANCEL-PROMPT",))):
+            if self.stop is not None and self.failure is None:
+                assert self.token is not None
+                self.token.run_sync_soon(self.stop.set)  # no wait: the run may be stuck
+            self.thread.join(quiescence_bound())
         if self.thread.is_alive():
             self.abandon()
             raise ConformanceError(
-                f"CANCEL-PROMPT: the trio run did not end within {BOUNDS.step:g} s of the cancellation of "
-                "its tasks (a task ignores its cancellation, or blocks its thread); the run was abandoned",
+                f"CANCEL-PROMPT: the trio run did not end within {quiescence_bound():g} s of the "
+                "cancellation of its tasks (a task ignores its cancellation, or blocks its thread)",
                 ["CANCEL-PROMPT"],
             )
         if self.failure is not None:
             raise self.failure
 
 
-# How long an abandoned trio thread is interrupted before it is left to itself.
-REAP_SECONDS = 5.0
-
-
-def _reap(thread: threading.Thread) -> None:
-    """Raise OutOfTime in ``thread`` whenever it spent most of the last interval running.
-
-    Only a thread that spins is interrupted: once the code under test lets go,
-    trio captures the exception for the abandoned step and the thread waits
-    in its scheduler, where nothing is raised in it (an exception raised in a
-    thread that is ending could leave one of ``threading``'s locks held).
-    """
-    ident = thread.ident
-    raise_in = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
-    clock_of = getattr(time, "pthread_getcpuclockid", None)
-    if ident is None or raise_in is None or clock_of is None:  # pragma: no cover - PyPy, Windows
-        return
-    try:
-        clock = clock_of(ident)
-        deadline = time.monotonic() + REAP_SECONDS
-        while time.monotonic() < deadline:
-            before = time.clock_gettime(clock)
-            time.sleep(REPEAT)
-            if time.clock_gettime(clock) - before > REPEAT / 2:
-                raise_in(ctypes.c_ulong(ident), ctypes.py_object(OutOfTime))
-    except OSError:  # the thread ended: its clock is gone
-        return
-
-
-class SharedTrioLoop:
-    """One TrioLoop for many runs, replaced by a fresh one once a run abandoned it."""
-
-    def __init__(self) -> None:
-        self.loop = TrioLoop()
-
-    def live(self) -> TrioLoop:
-        if self.loop.abandoned:
-            self.loop = TrioLoop()
-        return self.loop
-
-    def close(self) -> None:
-        self.loop.close()
-
-
-def run_trio(function: Callable[[], Awaitable[T]]) -> T:
-    """``trio.run(function)``, within the step's bound (:func:`spec.loops.run_bounded`)."""
+def run_trio(function: Callable[[], Awaitable[T]], announced: Step) -> T:
+    """``trio.run(function)``, as one step that the supervising parent bounds
+    (:func:`spec.loops.run_step`)."""
     loop = TrioLoop()
     try:
-        return run_bounded(loop, function())  # type: ignore[arg-type]
+        return run_step(loop, function(), announced)
     finally:
         loop.close()
 
@@ -395,9 +351,9 @@ def require_trio(module: ModuleType) -> None:
             nursery.start_soon(produce)
 
     try:
-        run_trio(handoff)
-    except StepTimeout as error:
-        raise violation(module, "NO-HANG", f"one item through a channel inside trio.run: {error}") from error
+        run_trio(handoff, Step(event="one item through a channel inside trio.run", clauses=("BACKENDS",)))
+    except OutOfTestBound:
+        raise
     except BaseException as error:
         raise violation(
             module, "BACKENDS", f"one item through a channel inside trio.run: {error!r}"
@@ -415,11 +371,11 @@ def require_trio(module: ModuleType) -> None:
 
 def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> int:
     """Run every race-free sequence up to ``depth`` on trio; return how many ran."""
-    loops = SharedTrioLoop()
+    loop = TrioLoop()
     count = 0
     try:
         for sequence in trio_sequences(depth, stream):
-            run = TrioConformance(module, stream, impl_name, loops.live())
+            run = TrioConformance(module, stream, impl_name, loop)
             try:
                 for event in sequence:
                     run.step(event)
@@ -427,5 +383,5 @@ def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> int
                 run.close()
             count += 1
     finally:
-        loops.close()
+        loop.close()
     return count

@@ -1,7 +1,7 @@
 """Broken on purpose: aclose() of a client that started blocks its thread for 5 seconds.
 
-The suite must report NO-HANG once the step passes its bound (2 s by default):
-the alarm cuts the sleep short.
+The suite must report NO-HANG once the step passes its bound (2 s by default): the
+supervising process ends the worker that sleeps.
 """
 
 import time

@@ -1,6 +1,7 @@
 """Broken on purpose: aclose() of a client that started spins forever without yielding.
 
-The suite must report NO-HANG within its step bound: nothing but a signal ends this step.
+The suite must report NO-HANG within its step bound: nothing in the process ends this step; the
+supervising process ends the worker that runs it.
 """
 
 from typing import Any

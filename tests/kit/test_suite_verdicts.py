@@ -3,9 +3,10 @@
 Each fixture is checked as an implementer would check their own:
 ``python -m pytest SELECTED --impl spec/broken/NAME.py``, in a subprocess,
 restricted to the spec test that finds its defect (:data:`spec.broken.VERDICTS`),
-on asyncio's loop, with ``-x``, the dev Hypothesis profile with a fixed seed and small bounds
-(:data:`STEP_BOUND`, :data:`TEST_BOUND`, :data:`SHRINK_BOUND`), two at a time. The subprocess's
-own timeout is only a safety net: the suite's bounds end each run.
+on each backend the fixture lists (asyncio's loop, uvloop's, trio), with ``-x``, the dev
+Hypothesis profile with a fixed seed and small bounds (:data:`STEP_BOUND`, :data:`TEST_BOUND`,
+:data:`SHRINK_BOUND`), two at a time. The subprocess's own timeout is only a safety net: the
+suite's supervising process ends each run.
 """
 
 from __future__ import annotations
@@ -43,15 +44,19 @@ class Outcome(NamedTuple):
     output: str
 
 
-def check(name: str) -> Outcome:
+# The trio twin of the conformance test, which the fixtures of every backend select.
+TRIO_SELECT = {"spec/test_conformance.py": "spec/test_trio_conformance.py"}
+
+
+def check(name: str, backend: str) -> Outcome:
+    select = VERDICTS[name].select
+    chosen = ["--backend=trio", TRIO_SELECT[select]] if backend == "trio" else ["-k", backend, select]
     command = [
         sys.executable,
         "-m",
         "pytest",
-        VERDICTS[name].select,
+        *chosen,
         f"--impl=spec/broken/{name}.py",
-        "-k",
-        "asyncio",
         "-x",
         "-q",
         "-p",
@@ -74,22 +79,26 @@ def check(name: str) -> Outcome:
     return Outcome(done.returncode, clauses, seconds, tests, done.stdout[-4000:] + done.stderr[-2000:])
 
 
+CHECKS = [(name, backend) for name, verdict in sorted(VERDICTS.items()) for backend in verdict.backends]
+
+
 @pytest.fixture(scope="module")
-def outcomes() -> dict[str, Outcome]:
+def outcomes() -> dict[tuple[str, str], Outcome]:
     # Two at a time: CI has two cores, and most of a run waits on its bounds or shrinks.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(VERDICTS, pool.map(check, VERDICTS), strict=True))
+        return dict(zip(CHECKS, pool.map(lambda check_: check(*check_), CHECKS), strict=True))
 
 
 @pytest.mark.clause("NO-HANG", "CANCEL-PROMPT", "NO-NOISE")
-@pytest.mark.parametrize("name", sorted(VERDICTS))
+@pytest.mark.parametrize(("name", "backend"), CHECKS)
 def test_the_suite_fails_a_broken_implementation_naming_its_clause(
-    outcomes: dict[str, Outcome], name: str
+    outcomes: dict[tuple[str, str], Outcome], name: str, backend: str
 ) -> None:
-    outcome = outcomes[name]
+    outcome = outcomes[name, backend]
     assert outcome.returncode == 1, outcome.output
     assert outcome.clauses & VERDICTS[name].clauses, (
         f"expected one of {sorted(VERDICTS[name].clauses)}, got {sorted(outcome.clauses)}\n{outcome.output}"
     )
+    assert VERDICTS[name].says in outcome.output
     # Not a measurement: the suite's own bounds guarantee this, and the margin is start-up.
     assert outcome.seconds < outcome.tests * TEST_BOUND + START_UP, outcome.output

@@ -1,0 +1,21 @@
+"""Broken on purpose: the fifth call on a client end spins forever, swallowing every exception.
+
+Nothing raised in the process could end it, on any backend: the suite must
+report NO-HANG, with the clauses of the step that hung and its replay, from
+the supervising process, and go on with a fresh worker.
+"""
+
+from channels import *  # noqa: F403 - the exception classes that the harness matches by name
+from spec.broken import on_fifth_call, with_ends
+
+
+async def _spin_swallowing_everything() -> None:
+    while True:
+        try:
+            while True:
+                pass
+        except BaseException:
+            pass
+
+
+Channel, StreamChannel = with_ends(client=on_fifth_call(_spin_swallowing_everything))
