@@ -324,13 +324,13 @@ class ChannelModel:
                     and (event.op != "write_items" or self.stream)
                 )
             # The client's request is delivered into the server's call that
-            # waits for it: a reply, or the first request into ``enter``.
-            return (
-                self.server_call is not None
-                and self.client_call is None
-                and (self.server_call.stage, self.phase)
-                in (("reply", CLIENT_TURN), ("enter", CLIENT_UNSTARTED))
-            )
+            # waits for it: a reply, or the first request into ``enter``, which
+            # only a request that starts the client makes (anext, asend(None)).
+            if self.server_call is None or self.client_call is not None:
+                return False
+            if self.server_call.stage == "enter":
+                return self.phase == CLIENT_UNSTARTED and event.op == "anext"
+            return self.server_call.stage == "reply" and self.phase == CLIENT_TURN
         if kind == "abandon":
             return self.client_life != "closed" and self.client_call is None
         if kind == "second":
