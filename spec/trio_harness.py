@@ -32,7 +32,7 @@ import ctypes
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -40,6 +40,7 @@ import pytest
 import trio
 import trio.testing
 
+from . import coverage
 from .conformance import Conformance, ConformanceError
 from .harness import Hang, Observed, Observer
 from .loops import BOUNDS, REPEAT, OutOfTime, StepTimeout, run_bounded
@@ -413,19 +414,24 @@ def require_trio(module: ModuleType) -> None:
         )
 
 
-def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> int:
-    """Run every race-free sequence up to ``depth`` on trio; return how many ran."""
+def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> tuple[int, int]:
+    """Run every race-free sequence up to ``depth`` on trio; return how many sequences and steps ran."""
+    return _run_all(module, impl_name, trio_sequences(depth, stream), stream)
+
+
+def cover(module: ModuleType, impl_name: str, kind: str, stream: bool) -> tuple[int, int]:
+    """Run the transition cover ``kind`` of the race-free model on trio; return how many walks and steps."""
+    built = coverage.graph(stream, without=("race",))
+    return _run_all(module, impl_name, coverage.walks(built, built.pairs(kind)), stream)
+
+
+def _run_all(
+    module: ModuleType, impl_name: str, sequences: Iterable[tuple[Event, ...]], stream: bool
+) -> tuple[int, int]:
     loops = SharedTrioLoop()
-    count = 0
     try:
-        for sequence in trio_sequences(depth, stream):
-            run = TrioConformance(module, stream, impl_name, loops.live())
-            try:
-                for event in sequence:
-                    run.step(event)
-            finally:
-                run.close()
-            count += 1
+        return coverage.run_all(
+            sequences, lambda: TrioConformance(module, stream, impl_name, loops.live()), stream
+        )
     finally:
         loops.close()
-    return count
