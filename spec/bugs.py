@@ -299,8 +299,7 @@ BUGS = [
         "MIRROR-ATHROW",
         "server.aclose() forgets the exception the client threw, so a block that re-raises it "
         "afterwards fails its task (anext, enter, asend, athrow, server aclose, re-raise: six steps)",
-        "    def finish_server(self, outcome: Any) -> None:\n"
-        '        self.server_state = "closed"\n',
+        '    def finish_server(self, outcome: Any) -> None:\n        self.server_state = "closed"\n',
         "    def finish_server(self, outcome: Any) -> None:\n"
         '        self.server_state = "closed"\n'
         "        self.thrown = None\n",

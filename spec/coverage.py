@@ -184,12 +184,13 @@ def walks(built: Graph, pairs: set[Pair], length: int = WALK_LENGTH) -> Iterator
         last: Edge | None = None
         while len(walk) < length:
             wanted = after.get(last) if last is not None else None
-            if wanted:
-                route = [max(wanted, key=lambda event: left[built.targets[(state, event)]])]
-            else:
-                route = _route(built, state, owing)
-                if route is None:
-                    break
+            route = (
+                [max(wanted, key=lambda event: left[built.targets[(state, event)]])]
+                if wanted
+                else _route(built, state, owing)
+            )
+            if route is None:
+                break
             for event in route:
                 if last is not None:
                     settle(after, last, event)
@@ -208,7 +209,7 @@ def _order(built: Graph, pair: Pair) -> tuple[int, ...]:
 
 
 def _route(built: Graph, start: int, owing: Callable[[int], Event | None]) -> list[Event] | None:
-    """The shortest event path from ``start`` to a state with an edge that owes pairs, and that edge's event."""
+    """The shortest event path from ``start`` to a state where ``owing`` names an event, and that event."""
     parents: dict[int, tuple[int, Event] | None] = {start: None}
     frontier = deque([start])
     while frontier:
@@ -286,29 +287,28 @@ def _frozen_heap() -> Iterator[None]:
 def shortest_failure(
     failure: ConformanceError, new_run: Callable[[], Conformance], stream: bool
 ) -> ConformanceError:
-    """``failure``, or the failure of a shorter path to the same last one or two events.
+    """``failure``, or the failure of a shorter path to the same last events.
 
-    A walk fails at an edge, which the model may reach by a shorter path: the
-    shortest path to the state before the failing event, or before the event
-    ahead of it, replayed with the same events; the first one that fails too
-    is the report. A hang or noise is reported as found (replaying it would
-    cost a bound each time).
+    A walk fails at an edge that the model may reach by a shorter path: the
+    walk's last k events, after the shortest path to the state before them,
+    for k = 1, 2, ...; the shortest of these that fails too is the report. A
+    hang or noise is reported as found (replaying it would cost a bound each
+    time).
     """
     events = failure.events
-    if type(failure) is not ConformanceError or len(events) < 3:
+    if type(failure) is not ConformanceError:
         return failure
-    model = ChannelModel(stream=stream)
     built = graph(stream)
+    model = ChannelModel(stream=stream)
     states = [built.numbers[signature(model)]]
     for event in events[:-1]:
         model.apply(event)
         states.append(built.numbers[signature(model)])
-    candidates = []
-    for tail in (1, 2):
-        candidate = (*built.paths[states[len(events) - tail]], *events[len(events) - tail :])
-        if len(candidate) < len(events):
-            candidates.append(candidate)
-    for candidate in sorted(candidates, key=len):
+    candidates = {
+        (*built.paths[states[len(events) - tail]], *events[len(events) - tail :])
+        for tail in range(1, len(events))
+    }
+    for candidate in sorted((c for c in candidates if len(c) < len(events)), key=lambda c: (len(c), str(c))):
         run = new_run()
         try:
             for event in candidate:

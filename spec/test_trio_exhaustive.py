@@ -3,9 +3,8 @@
 The transition cover of :mod:`spec.coverage` over the model's graph without
 the race events (on trio that race cannot happen, see CANCEL-RECEIVE-RACE),
 run against the implementation on trio through :mod:`spec.trio_harness` and
-compared with the model step by step: a Channel takes every edge, a
-StreamChannel every edge and every pair after a cancellation (trio cancels
-through its own code path). ``--exhaustive-depth N`` adds every sequence of N
+compared with the model step by step, taking what it takes on asyncio
+(:data:`spec.test_exhaustive.COVER`). ``--exhaustive-depth N`` adds every sequence of N
 events, each cut before its first race event.
 """
 
@@ -20,14 +19,13 @@ pytest.importorskip("trio", reason="trio is not installed")
 from . import trio_harness  # after the skip: it imports trio
 from .coverage import RAN
 from .test_conformance import RACE_FREE_CLAUSES
+from .test_exhaustive import COVER
 
 pytestmark = pytest.mark.backend("trio")
 
 # The model's clauses that a race-free run on trio proves: not CANCEL-RECEIVE-RACE,
 # nor NO-NOISE (trio has no exception handler to watch yet).
 TRIO_MODEL_CLAUSES = (*RACE_FREE_CLAUSES, "TRIO-CANCELLATION")
-
-COVER = {False: "edges", True: "pairs after cancellations"}
 
 
 @pytest.mark.clause(*TRIO_MODEL_CLAUSES)
