@@ -183,10 +183,10 @@ def walks(built: Graph, pairs: set[Pair], length: int = WALK_LENGTH) -> Iterator
         state = built.start
         last: Edge | None = None
         while len(walk) < length:
-            wanted = after.get(last) if last is not None else None
-            route = (
-                [max(wanted, key=lambda event: left[built.targets[(state, event)]])]
-                if wanted
+            owed_next = after.get(last) if last is not None else None
+            route: list[Event] | None = (
+                [max(owed_next, key=lambda event: left[built.targets[(state, event)]])]
+                if owed_next
                 else _route(built, state, owing)
             )
             if route is None:

@@ -15,16 +15,16 @@ import pytest
 from spec import coverage
 from spec.bugs import BY_NAME, apply
 from spec.conformance import Conformance, ConformanceError
-from spec.model import STREAM_TRANSITIONS, TRANSITIONS
+from spec.model import STREAM_TRANSITIONS, TRANSITIONS, Event
 from spec.power import ROOT
 
 
-def _taken(built: coverage.Graph, walks: list[tuple[object, ...]]) -> set[coverage.Pair]:
+def _taken(built: coverage.Graph, walks: list[tuple[Event, ...]]) -> set[coverage.Pair]:
     """The pairs of edges that ``walks`` take, and each edge as (None, edge)."""
     taken: set[coverage.Pair] = set()
     for walk in walks:
         state, last = built.start, None
-        for event in walk:
+        for event in walk:  # each walk starts on a new channel
             edge = (state, event)
             assert edge in built.targets, f"a walk takes {event}, which the model does not enable there"
             taken |= {(None, edge), (last, edge)}
