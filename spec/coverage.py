@@ -16,8 +16,8 @@ that corrupts it in a step that still looks right shows only in a later one
 (a cancelled write_items that forgets its owed reply is seen at the next
 asend). So a cover also takes *pairs*: an edge, right after an edge into its
 state (1-switch coverage, in the terms of model-based testing). Every pair
-would cost about five times the steps of every edge; :data:`COVERS` says
-which pairs each check takes:
+costs three to six times the steps of every edge; :data:`COVERS` says which
+pairs each check takes:
 
 * ``edges``: every edge, after any edge into its state;
 * ``pairs``: every edge, and every edge after every edge that changed the
@@ -34,9 +34,9 @@ taken the same pairs whatever the Hypothesis seed. :func:`run_all` runs
 sequences of events against an implementation (the enumeration of
 :mod:`spec.test_exhaustive` and of the trio harness too), records the rows of
 the table that the implementation took without a difference (:data:`TAKEN`,
-printed in the run's summary by :func:`summary`), and shrinks a failing walk
-to the shortest path that still fails (:func:`shortest_failure`), so that
-the report replays a few steps.
+printed in the run's summary by :func:`summary`), and reports a failing walk
+as the shortest of its shorter paths that fails too, if one does
+(:func:`shortest_failure`), so that the report replays fewer steps.
 """
 
 from __future__ import annotations
