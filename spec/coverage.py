@@ -238,11 +238,15 @@ RAN: dict[str, str] = {}
 
 
 def run_all(
-    sequences: Iterable[tuple[Event, ...]], new_run: Callable[[], Conformance], stream: bool
+    sequences: Iterable[tuple[Event, ...]],
+    new_run: Callable[[], Conformance],
+    stream: bool,
+    without: tuple[str, ...] = (),
 ) -> tuple[int, int]:
     """Run each sequence on a fresh run of ``new_run``; return how many sequences and steps ran.
 
-    Raises the first ConformanceError, shrunk (:func:`shortest_failure`).
+    Raises the first ConformanceError, shrunk (:func:`shortest_failure`) to sequences of the
+    model's events but the kinds ``without``.
     """
     count = steps = 0
     taken = TAKEN["StreamChannel" if stream else "Channel"]
@@ -259,7 +263,7 @@ def run_all(
                 run.close()
             except ConformanceError as failure:
                 run.close()
-                raise shortest_failure(failure, new_run, stream) from None
+                raise shortest_failure(failure, new_run, stream, without) from None
             finally:
                 run.close()  # closing again does nothing
             count += 1
@@ -284,43 +288,85 @@ def _frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def shortest_failure(
-    failure: ConformanceError, new_run: Callable[[], Conformance], stream: bool
-) -> ConformanceError:
-    """``failure``, or the failure of a shorter path to the same last events.
+# A failing walk's shrinking replays at most this many shorter sequences.
+SHRINK_REPLAYS = 200
 
-    A walk fails at an edge that the model may reach by a shorter path: the
-    walk's last k events, after the shortest path to the state before them,
-    for k = 1, 2, ...; the shortest of these that fails too is the report. A
-    hang or noise is reported as found (replaying it would cost a bound each
-    time).
+
+def shortest_failure(
+    failure: ConformanceError, new_run: Callable[[], Conformance], stream: bool, without: tuple[str, ...] = ()
+) -> ConformanceError:
+    """``failure``, or the failure of the shortest sequence found that fails too.
+
+    First a shorter path to the same last events: the walk's last k events,
+    after the model's shortest path (in the graph without the event kinds
+    ``without``) to the state before them, for k = 1, 2, ...; then, from the
+    shortest of those that fails, each event left out in turn while a failure
+    remains and the model allows what is left, within :data:`SHRINK_REPLAYS`
+    replays. A hang or noise is reported as found (replaying it would cost a
+    bound each time).
     """
-    events = failure.events
     if type(failure) is not ConformanceError:
         return failure
-    built = graph(stream)
+    built = graph(stream, without)
+    replays = 0
+
+    def replayed(events: tuple[Event, ...]) -> ConformanceError | None:
+        nonlocal replays
+        replays += 1
+        run = new_run()
+        try:
+            for event in events:
+                run.step(event)
+            run.close()
+        except ConformanceError as found:
+            run.close()
+            return found if type(found) is ConformanceError else None
+        finally:
+            run.close()  # closing again does nothing
+        return None
+
+    events = tuple(failure.events)
     model = ChannelModel(stream=stream)
     states = [built.numbers[signature(model)]]
     for event in events[:-1]:
         model.apply(event)
         states.append(built.numbers[signature(model)])
-    candidates = {
+    shorter_paths = {
         (*built.paths[states[len(events) - tail]], *events[len(events) - tail :])
         for tail in range(1, len(events))
     }
-    for candidate in sorted((c for c in candidates if len(c) < len(events)), key=lambda c: (len(c), str(c))):
-        run = new_run()
-        try:
-            for event in candidate:
-                run.step(event)
-            run.close()
-        except ConformanceError as shorter:
-            run.close()
-            if type(shorter) is ConformanceError:
-                return shorter
-        finally:
-            run.close()
+    for candidate in sorted(
+        (c for c in shorter_paths if len(c) < len(events)), key=lambda c: (len(c), str(c))
+    ):
+        found = replayed(candidate)
+        if found is not None:
+            failure = found
+            break
+    shrunk = True
+    while shrunk and replays < SHRINK_REPLAYS:
+        shrunk = False
+        events = tuple(failure.events)
+        for index in reversed(range(len(events))):
+            candidate = events[:index] + events[index + 1 :]
+            if not _allowed(candidate, stream):
+                continue
+            found = replayed(candidate)
+            if found is not None:
+                failure, shrunk = found, True
+                break
+            if replays >= SHRINK_REPLAYS:
+                break
     return failure
+
+
+def _allowed(events: tuple[Event, ...], stream: bool) -> bool:
+    """Whether the model allows ``events`` from a new channel."""
+    model = ChannelModel(stream=stream)
+    for event in events:
+        if not model.enabled(event):
+            return False
+        model.apply(event)
+    return True
 
 
 def summary() -> list[str]:

@@ -414,6 +414,10 @@ def require_trio(module: ModuleType) -> None:
         )
 
 
+# The events that a run on trio leaves out: on trio that race cannot happen (CANCEL-RECEIVE-RACE).
+WITHOUT = ("race",)
+
+
 def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> tuple[int, int]:
     """Run every race-free sequence up to ``depth`` on trio; return how many sequences and steps ran."""
     return _run_all(module, impl_name, trio_sequences(depth, stream), stream)
@@ -421,7 +425,7 @@ def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> tup
 
 def cover(module: ModuleType, impl_name: str, kind: str, stream: bool) -> tuple[int, int]:
     """Run the transition cover ``kind`` of the race-free model on trio; return how many walks and steps."""
-    built = coverage.graph(stream, without=("race",))
+    built = coverage.graph(stream, WITHOUT)
     return _run_all(module, impl_name, coverage.walks(built, built.pairs(kind)), stream)
 
 
@@ -431,7 +435,7 @@ def _run_all(
     loops = SharedTrioLoop()
     try:
         return coverage.run_all(
-            sequences, lambda: TrioConformance(module, stream, impl_name, loops.live()), stream
+            sequences, lambda: TrioConformance(module, stream, impl_name, loops.live()), stream, WITHOUT
         )
     finally:
         loops.close()
