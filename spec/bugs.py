@@ -322,7 +322,7 @@ BUGS = [
     ),
     Bug(
         "cancelled-write-forgets-reply",
-        "REPLY-PENDING",
+        "CANCEL-SEND-TAKEN",
         "write_items cancelled while it waits for the reader's reply forgets that the reply is owed, "
         "so the server's next asend(x) is sent instead of refused",
         '            await self.server_call(None, "write_items")\n',
