@@ -288,6 +288,55 @@ BUGS = [
         '        self.server_life = "closed"\n        self.server.held.clear()\n',
         '        self.server_life = "closed"\n        self.client.held.clear()\n',
     ),
+    # -- deep and bulk: found by the transition cover (spec/coverage.py), not by a
+    # sample of the default run every time (issue 19, item 5). Each needs five or
+    # more steps, or a bulk call cancelled at one of its waits and a later call.
+    Bug(
+        "closed-server-forgets-thrown",
+        "MIRROR-ATHROW",
+        "server.aclose() forgets the exception the client threw, so a block that re-raises it "
+        "afterwards fails its task (anext, enter, asend, athrow, server aclose, re-raise: six steps)",
+        '    def finish_server(self, outcome: Any) -> None:\n        self.server_state = "closed"\n',
+        "    def finish_server(self, outcome: Any) -> None:\n"
+        '        self.server_state = "closed"\n'
+        "        self.thrown = None\n",
+    ),
+    Bug(
+        "athrow-loses-next-item",
+        "MIRROR-ATHROW",
+        "athrow() returns None where the server, having caught the exception, sends an item: the "
+        "item is lost (anext, enter, asend, athrow, asend: five steps)",
+        '        return await self.client_call(end, _Thrown(exc), 0, "athrow")\n',
+        '        await self.client_call(end, _Thrown(exc), 0, "athrow")\n        return None\n',
+    ),
+    Bug(
+        "second-thrown-not-recorded",
+        "MIRROR-ATHROW",
+        "only the first exception the client throws is recorded, so a block that re-raises a "
+        "second one fails its task (anext, enter, asend, athrow, asend, athrow, re-raise: seven steps)",
+        "        exc = self.thrown = thrown.take()\n",
+        "        exc = thrown.take()\n        if self.thrown is None:\n            self.thrown = exc\n",
+    ),
+    Bug(
+        "cancelled-write-forgets-reply",
+        "CANCEL-SEND-TAKEN",
+        "write_items cancelled while it waits for the reader's reply forgets that the reply is owed, "
+        "so the server's next asend(x) is sent instead of refused",
+        '            await self.server_call(None, "write_items")\n',
+        "            try:\n"
+        '                await self.server_call(None, "write_items")\n'
+        "            except BaseException:\n"
+        "                server.owed = False\n"
+        "                raise\n",
+    ),
+    Bug(
+        "anext-takes-held-batch",
+        "CANCEL-RECEIVE-RACE",
+        "after a read_items call was cancelled holding a batch, anext() takes the whole batch and "
+        "returns its first item: the others are lost",
+        "            wanted = count or 1\n",
+        "            wanted = count or len(inbox)\n",
+    ),
 ]
 
 BY_NAME = {bug.name: bug for bug in BUGS}

@@ -708,6 +708,20 @@ _CLAUSES = [
         "Nothing to unlearn: the decorator is a drop-in for the generators that consumers already handle.",
         PROJECT,
     ),
+    Clause(
+        "CONFORMANCE-COVER",
+        "Examples",
+        "The default run takes every transition of the model",
+        "The implementer's default command runs the transition cover of spec/coverage.py on every "
+        "backend: walks over the model's graph that take every transition of the table from every "
+        "abstract state, and the pairs of transitions that find a bug of a later step, in an order "
+        "that no seed changes; its summary gives the share of the table taken, for Channel and "
+        "StreamChannel, and a failing walk is reported as the shortest path found that fails too.",
+        "A random sample rarely draws a bug that needs five or more particular steps, and an "
+        "enumeration to a fixed depth never reaches the model's deepest states: a pass must mean "
+        "the same every time it is run.",
+        PROJECT,
+    ),
 ]
 
 CLAUSES: dict[str, Clause] = {clause.id: clause for clause in _CLAUSES}

@@ -129,8 +129,8 @@ def verdict(runs: list[Run]) -> str:
 def table(results: dict[str, list[Run]], seeds: int) -> str:
     lines = [
         f"| bug | clause it breaks | caught ({seeds} seeds) | own clause named "
-        "| first failure (s) | whole command (s) | clauses the failures name |",
-        "|---|---|---|---|---|---|---|",
+        "| first failure (s) | whole command (s) | clauses the failures name | first failing tests |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in results.items():
         bug = BY_NAME[name]
@@ -141,10 +141,12 @@ def table(results: dict[str, list[Run]], seeds: int) -> str:
         clauses = list(dict.fromkeys(clause for run in runs for clause in run.clauses))
         shown = ", ".join(clauses[:5]) + (" ..." if len(clauses) > 5 else "")
         counted = f"{caught}/{len(runs)}" + (f", {other}" if other else "")
+        # Each run's first failing test, without its file: where the suite catches the bug first.
+        first_tests = ", ".join(sorted({run.tests[0].rpartition("::")[2] for run in runs if run.tests}))
         lines.append(
             f"| {name} | {bug.clause} | {verdict(runs)} ({counted}) "
             f"| {named}/{len(runs)} | {max(firsts) if firsts else '-'} "
-            f"| {max(run.seconds for run in runs):.0f} | {shown} |"
+            f"| {max(run.seconds for run in runs):.0f} | {shown} | {first_tests} |"
         )
     return "\n".join(lines)
 

@@ -1,9 +1,11 @@
-"""The bounded-exhaustive enumeration on trio (a prototype of issue 11, item 3).
+"""The default search on trio: every race-free transition of the model (see spec/test_exhaustive.py).
 
-Every sequence of the model's events up to ``--exhaustive-depth`` that has no
-race event (cut before its first one: on trio that race cannot happen, see
-CANCEL-RECEIVE-RACE), run against the implementation on trio through
-:mod:`spec.trio_harness`, and compared with the model step by step.
+The transition cover of :mod:`spec.coverage` over the model's graph without
+the race events (on trio that race cannot happen, see CANCEL-RECEIVE-RACE),
+run against the implementation on trio through :mod:`spec.trio_harness` and
+compared with the model step by step, taking what it takes on asyncio
+(:data:`spec.test_exhaustive.COVER`). ``--exhaustive-depth N`` adds every sequence of N
+events, each cut before its first race event.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from .impl import not_installed
 pytest.importorskip("trio", reason=not_installed("trio"))
 
 from . import trio_harness  # after the skip: it imports trio
+from .coverage import RAN
 from .test_conformance import RACE_FREE_CLAUSES
+from .test_exhaustive import COVER
 
 pytestmark = pytest.mark.backend("trio")
 
@@ -28,11 +32,13 @@ TRIO_MODEL_CLAUSES = (*RACE_FREE_CLAUSES, "TRIO-CANCELLATION")
 
 @pytest.mark.clause(*TRIO_MODEL_CLAUSES)
 @pytest.mark.parametrize("stream", [False, True], ids=["Channel", "StreamChannel"])
-def test_every_race_free_sequence_follows_the_model_on_trio(
+def test_every_race_free_transition_follows_the_model_on_trio(
     impl: ModuleType, impl_name: str, stream: bool, request: pytest.FixtureRequest
 ) -> None:
     trio_harness.require_trio(impl)
+    count, steps = trio_harness.cover(impl, impl_name, COVER[stream], stream)
+    RAN[f"trio {request.node.name}"] = f"{COVER[stream]}: {count} walks, {steps} steps"
     depth = request.config.getoption("--exhaustive-depth")
-    count = trio_harness.explore(impl, impl_name, depth, stream)
-    print(f"\ntrio {request.node.name}: {count} sequences of depth {depth} explored")
-    assert count > 0
+    if depth:
+        count, steps = trio_harness.explore(impl, impl_name, depth, stream)
+        RAN[f"trio {request.node.name} --exhaustive-depth {depth}"] = f"{count} sequences, {steps} steps"

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -42,7 +42,7 @@ import pytest
 import trio
 import trio.testing
 
-from . import supervisor
+from . import coverage, supervisor
 from .conformance import Conformance, ConformanceError
 from .harness import Hang, Observed, Observer
 from .loops import BOUNDS, OutOfTestBound, Step, run_step, stepping
@@ -369,19 +369,29 @@ def require_trio(module: ModuleType) -> None:
         )
 
 
-def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> int:
-    """Run every race-free sequence up to ``depth`` on trio; return how many ran."""
+
+# The events that a run on trio leaves out: on trio that race cannot happen (CANCEL-RECEIVE-RACE).
+WITHOUT = ("race",)
+
+
+def explore(module: ModuleType, impl_name: str, depth: int, stream: bool) -> tuple[int, int]:
+    """Run every race-free sequence up to ``depth`` on trio; return how many sequences and steps ran."""
+    return _run_all(module, impl_name, trio_sequences(depth, stream), stream)
+
+
+def cover(module: ModuleType, impl_name: str, kind: str, stream: bool) -> tuple[int, int]:
+    """Run the transition cover ``kind`` of the race-free model on trio; return how many walks and steps."""
+    built = coverage.graph(stream, WITHOUT)
+    return _run_all(module, impl_name, coverage.walks(built, built.pairs(kind)), stream)
+
+
+def _run_all(
+    module: ModuleType, impl_name: str, sequences: Iterable[tuple[Event, ...]], stream: bool
+) -> tuple[int, int]:
     loop = TrioLoop()
-    count = 0
     try:
-        for sequence in trio_sequences(depth, stream):
-            run = TrioConformance(module, stream, impl_name, loop)
-            try:
-                for event in sequence:
-                    run.step(event)
-            finally:
-                run.close()
-            count += 1
+        return coverage.run_all(
+            sequences, lambda: TrioConformance(module, stream, impl_name, loop), stream, WITHOUT
+        )
     finally:
         loop.close()
-    return count
