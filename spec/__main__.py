@@ -45,11 +45,17 @@ class ShortTestIds:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
-        config.invocation_params = dataclasses.replace(config.invocation_params, dir=HERE)
-        # This directory is always an argument, so that pytest reads spec/'s conftest (its options)
-        # first; test ids given as arguments too select those tests alone.
-        if config.args[0] == str(HERE) and config.args[1:]:
-            config.args = config.args[1:]
+        # This directory is always the first argument, so that pytest reads spec/'s conftest (its
+        # options) first; test ids given as arguments too select those tests alone. They are made
+        # absolute, in the command line too, for a process that pytest starts elsewhere with it.
+        given = config.args[1:] if config.args[0] == str(HERE) else []
+        absolute = {arg: str(HERE / arg) for arg in given}
+        if given:
+            config.args = list(absolute.values())
+        invocation = config.invocation_params
+        config.invocation_params = dataclasses.replace(
+            invocation, dir=HERE, args=tuple(absolute.get(arg, arg) for arg in invocation.args)
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

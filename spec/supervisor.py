@@ -241,7 +241,9 @@ class Supervisor:
         with (directory / "stderr.txt").open("w+", encoding="utf-8", errors="replace") as stderr:
             worker = subprocess.Popen(
                 self.command(directory),
-                cwd=self.config.invocation_params.dir,
+                # Where the command was started: --impl and the other paths are relative to it
+                # (the installed kit's runner makes pytest's own invocation directory the kit's).
+                cwd=os.getcwd(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
