@@ -296,18 +296,16 @@ BUGS = [
         "MIRROR-ATHROW",
         "server.aclose() forgets the exception the client threw, so a block that re-raises it "
         "afterwards fails its task (anext, enter, asend, athrow, server aclose, re-raise: six steps)",
-        '    def finish_server(self, outcome: Any) -> None:\n        self.server_state = "closed"\n',
-        "    def finish_server(self, outcome: Any) -> None:\n"
-        '        self.server_state = "closed"\n'
-        "        self.thrown = None\n",
+        '        self.server_life = "closed"\n        self.server.held.clear()\n',
+        '        self.server_life = "closed"\n        self.server.held.clear()\n        self.thrown = None\n',
     ),
     Bug(
         "athrow-loses-next-item",
         "MIRROR-ATHROW",
         "athrow() returns None where the server, having caught the exception, sends an item: the "
         "item is lost (anext, enter, asend, athrow, asend: five steps)",
-        '        return await self.client_call(end, _Thrown(exc), 0, "athrow")\n',
-        '        await self.client_call(end, _Thrown(exc), 0, "athrow")\n        return None\n',
+        '        return await self.client_call(end, thrown, 0, "athrow")\n',
+        '        await self.client_call(end, thrown, 0, "athrow")\n        return None\n',
     ),
     Bug(
         "second-thrown-not-recorded",
