@@ -10,7 +10,7 @@ import pytest
 if TYPE_CHECKING:
     from bench.runner import Case
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

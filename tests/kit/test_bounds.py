@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHECKS = "tests/kit/supervised_checks.py"
 # Far above a step of the checks that pass, which return at once even on a loaded machine.
 STEP_BOUND = 1.0

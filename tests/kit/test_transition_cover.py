@@ -121,14 +121,11 @@ def test_the_cover_finds_a_bug_that_a_cancelled_write_items_leaves_and_shrinks_i
     finally:
         loop.close()
     assert failure.value.clauses == ["REPLY-PENDING"]
-    # The walk that found it, shrunk to the shortest sequence that shows it.
-    assert [str(event) for event in failure.value.events] == [
-        "client.anext()",
-        "server.enter()",
-        "server.write_items((1, 2))",
-        "cancel server",
-        "server.asend(1)",
-    ]
+    # The walk that found it, shrunk to the shortest sequence that shows it: the channel started
+    # (a client request and enter, in whichever order and form the walk took), then the bug's steps.
+    shown = [str(event) for event in failure.value.events]
+    assert len(shown) == 5 and "server.enter()" in shown[:2], shown
+    assert shown[2:] == ["server.write_items((1, 2))", "cancel server", "server.asend(1)"]
 
 
 @pytest.mark.clause("CONFORMANCE-COVER")
@@ -138,7 +135,7 @@ def test_the_summary_gives_the_share_of_each_table_taken(monkeypatch: pytest.Mon
     monkeypatch.setattr(coverage, "TAKEN", taken)
     monkeypatch.setattr(coverage, "RAN", {"a check": "pairs: 2 walks, 9 steps"})
     stream_rows = len(set(coverage.graph(True).rows.values()))
-    assert coverage.summary() == [
+    assert coverage.summary(coverage.counts()) == [
         "a check: pairs: 2 walks, 9 steps",
         f"transitions: Channel {len(rows)}/{len(rows)} (100 %), StreamChannel 2/{stream_rows} (0 %)",
     ]
