@@ -125,7 +125,7 @@ def test_the_cover_finds_a_bug_that_a_cancelled_write_items_leaves_and_shrinks_i
     # (a client request and enter, in whichever order and form the walk took), then the bug's steps.
     shown = [str(event) for event in failure.value.events]
     assert len(shown) == 5 and "server.enter()" in shown[:2], shown
-    assert shown[2:] == ["server.write_items((1, 2))", "cancel server", "server.asend(1)"]
+    assert shown[2].startswith("server.write_items(") and shown[3:] == ["cancel server", "server.asend(1)"]
 
 
 @pytest.mark.clause("CONFORMANCE-COVER")
