@@ -54,7 +54,8 @@ class ConformanceError(AssertionError):
 
     ``clauses`` are those of the step where the difference showed; the
     report (``str()``) searches, when it is first rendered, for the earlier
-    step whose clause the implementation broke first (:func:`first_broken`).
+    step whose clause the implementation broke first (:func:`first_broken`),
+    and ``blamed`` then names that step's clauses: the verdict's.
     """
 
     def __init__(
@@ -63,10 +64,11 @@ class ConformanceError(AssertionError):
         clauses: list[str],
         events: list[Event] | None = None,
         problems: list[str] | None = None,
-        report: Callable[[], str] | None = None,
+        report: Callable[[], tuple[str, list[str]]] | None = None,
     ) -> None:
         super().__init__(message)
         self.clauses = clauses
+        self.blamed = clauses
         # The events up to the one where the implementation differed.
         self.events = events or []
         self.problems = problems or []
@@ -75,7 +77,8 @@ class ConformanceError(AssertionError):
 
     def __str__(self) -> str:
         if self._report is not None:
-            self.args, self._report = (self._report(),), None
+            text, self.blamed = self._report()
+            self.args, self._report = (text,), None
         return super().__str__()
 
 
@@ -256,7 +259,7 @@ class Conformance:
             *("  " + line for line in script(self.impl_name, self.stream, events).splitlines()),
         ]
 
-        def report() -> str:
+        def report() -> tuple[str, list[str]]:
             first = (
                 first_broken(self.module, self.loop_factory, self.stream, self.impl_name, events)
                 # Replaying a hang or noise would find them again, at the cost of a bound each.
@@ -264,7 +267,7 @@ class Conformance:
                 else None
             )
             if first is None:
-                return _violates(self.impl_name, clauses, surfaced)
+                return _violates(self.impl_name, clauses, surfaced), clauses
             step, broken, evidence = first
             return _violates(
                 self.impl_name,
@@ -276,7 +279,7 @@ class Conformance:
                     f"It showed later as {', '.join(clauses)}, {surfaced[0]}",
                     *surfaced[1:],
                 ],
-            )
+            ), broken
 
         self.failed = self.failed or failure is not NoiseFailure
         raise failure(_violates(self.impl_name, clauses, surfaced), clauses, events, problems, report)

@@ -260,12 +260,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             failures.append(noise)
             report.sections.append(("NO-NOISE, also found by this test", str(noise)))
         cited = [clause for mark in item.iter_markers("clause") for clause in mark.args]
-        # A failure that names no clause breaks the one clause its test cites, if it cites one.
+        # A failure is filed under the clauses its report blames (those of the step that broke one
+        # first: the report was rendered above); one that names no clause breaks the one clause its
+        # test cites, if it cites one.
         report.clauses = list(
             dict.fromkeys(
                 clause
                 for failure in failures
-                for clause in getattr(failure, "clauses", None) or (cited if len(cited) == 1 else [])
+                for clause in getattr(failure, "blamed", None)
+                or getattr(failure, "clauses", None)
+                or (cited if len(cited) == 1 else [])
             )
         )
     return report
@@ -329,7 +333,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
     watching = config.pluginmanager.get_plugin("supervisor")
     counts = watching.totals() if isinstance(watching, supervisor.Supervisor) else run_counts()
+    outcomes = config.stash[OUTCOMES]
+    stopped = outcomes.violations or outcomes.unnamed or outcomes.budgets
     for line in coverage.summary(counts):  # what the transition cover ran, and the share it took
+        if stopped and line.startswith("transitions:"):
+            line += " (a check stops at its first failure: the share is partial)"
         terminalreporter.write_line(line)
     stats = counts.get("conformance", {})
     if stats.get("runs"):
@@ -339,7 +347,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         )
     if config.getoption("--collect-only"):
         return
-    outcomes = config.stash[OUTCOMES]
     impl_name = config.getoption("--impl")
     if outcomes.violations:
         count = len(outcomes.violations)
