@@ -110,6 +110,24 @@ async def test_an_uncaught_athrow_goes_back_to_the_client_and_leaves_the_server_
     assert await producer is None
 
 
+@pytest.mark.clause("MIRROR-ATHROW-UNSTARTED")
+async def test_athrow_before_the_first_item_raises_at_once_and_closes_the_client() -> None:
+    # As athrow() on an async generator that never started: the exception comes straight back,
+    # the generator is closed, and its body never runs.
+    channel: Channel[int, None] = Channel()
+    client = channel.client()
+    boom = Boom()
+    with pytest.raises(Boom) as raised:
+        await client.athrow(boom)
+    assert raised.value is boom
+    with pytest.raises(StopAsyncIteration):
+        await anext(client)
+    # The producer that comes later never enters its block: the client closed before it asked.
+    with pytest.raises(ClientClosedError):
+        async with channel.server():
+            pass
+
+
 @pytest.mark.clause("MIRROR-ATHROW")
 async def test_athrow_accepts_the_legacy_type_and_value_form() -> None:
     channel: Channel[int, None] = Channel()

@@ -740,6 +740,25 @@ def test_the_decorated_function_keeps_its_name_docstring_and_signature() -> None
     on_asyncio(test)
 
 
+@pytest.mark.clause("SAFE-GEN-SIGNATURE")
+def test_iterating_the_call_without_async_with_says_what_to_write() -> None:
+    # The habit of a generator function's user: `async for i in numbers()`. The body never runs.
+    ran = []
+
+    @as_safe_generator
+    async def numbers() -> AsyncGenerator[int, None]:
+        ran.append(True)
+        yield 1
+
+    async def test() -> None:
+        with pytest.raises(TypeError, match=r"async with numbers\(\.\.\.\) as agen: async for item in agen"):
+            async for _ in numbers():  # type: ignore[attr-defined]
+                pass
+
+    on_asyncio(test)
+    assert ran == []
+
+
 @pytest.mark.clause("SAFE-GEN-INSPECT")
 async def test_aiostream_merge_and_take_leave_a_pending_channel_client_to_its_owner() -> None:
     """aiostream's merge | take(1) stops while the other source's call is pending: it reads
