@@ -97,7 +97,7 @@ class Contender:
     lifecycle: Lifecycle | None = None
     # Whether it takes part in the 1 / 100 / 10,000 concurrent pairs workload.
     pairs: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list[str])
 
 
 async def _nested(depth: int, send: Callable[[int], Awaitable[Any]], items: int) -> None:

@@ -89,18 +89,18 @@ class TestRef:
 
 @dataclass
 class Protocol:
-    clauses: dict[str, Any] = field(default_factory=dict)
-    states: dict[str, str] = field(default_factory=dict)
-    transitions: list[Any] = field(default_factory=list)
+    clauses: dict[str, Any] = field(default_factory=dict[str, Any])
+    states: dict[str, str] = field(default_factory=dict[str, str])
+    transitions: list[Any] = field(default_factory=list[Any])
     # Further transition tables of the model, by attribute name, with the
     # prefix of their numbers (protocol_extra_transitions).
-    extra: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
-    tests: list[TestRef] = field(default_factory=list)
+    extra: dict[str, tuple[str, list[Any]]] = field(default_factory=dict[str, tuple[str, list[Any]]])
+    tests: list[TestRef] = field(default_factory=list[TestRef])
     # What the labels of the tables mean, and the variables that guards use.
-    events: dict[str, str] = field(default_factory=dict)
-    variables: dict[str, str] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict[str, str])
+    variables: dict[str, str] = field(default_factory=dict[str, str])
     # docs/protocol.json, which the tables are rendered from.
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict[str, Any])
     loaded: bool = False
     fingerprint: str = ""
 

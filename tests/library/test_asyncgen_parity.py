@@ -83,9 +83,9 @@ RAISED: Any = object()  # what Run.call returns when the call raised
 class Context:
     """What a body and its consumer share: the log, and objects a scenario needs."""
 
-    log: list[Any] = field(default_factory=list)
+    log: list[Any] = field(default_factory=list[Any])
     me: Any = None  # the generator-like object, for a body that uses it itself
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
 
     def note(self, *entry: Any) -> None:
         self.log.append(entry if len(entry) > 1 else entry[0])

@@ -55,7 +55,7 @@ class Boom(Exception):
 class Log:
     """What one run observed, in order; shared by the body and the consumer."""
 
-    events: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list[str])
     # Set by a body once it waits on its own I/O: lets a consumer's timeout
     # fire then, deterministically, instead of after some delay.
     reached: Any = None
