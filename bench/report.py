@@ -236,7 +236,7 @@ def _microseconds(case: Case | None) -> str:
     return f"{case.minimum * 1e6:.2f} / {case.median * 1e6:.2f}"
 
 
-def _verdict(holds: bool | None) -> str:
+def verdict(holds: bool | None) -> str:
     return {True: "holds", False: "**missed**", None: "not measured"}[holds]
 
 
@@ -299,7 +299,7 @@ def markdown(
     lines += _table(
         ["target", "loop", "figure", "verdict"],
         (
-            [target.statement, target.loop, target.figure, _verdict(target.holds)]
+            [target.statement, target.loop, target.figure, verdict(target.holds)]
             for target in targets(results, idle, loops)
         ),
     )
@@ -477,7 +477,8 @@ def figures(results: Results, idle: dict[str, float], output: Path) -> list[Path
     import matplotlib.pyplot as plt
 
     written: list[Path] = []
-    with plt.rc_context({"font.size": FONT_SIZE}):
+    # matplotlib's annotations leave some types unknown (PathLike[Unknown], untyped **kwargs).
+    with plt.rc_context({"font.size": FONT_SIZE}):  # pyright: ignore[reportUnknownMemberType]
         for panel, groups in panels(results, idle).items():
             heights = [
                 GROUP_TITLE_INCHES * bool(title) + LINE_INCHES * _lines(rows) for title, rows in groups
@@ -490,11 +491,11 @@ def figures(results: Results, idle: dict[str, float], output: Path) -> list[Path
                 squeeze=False,
                 layout="constrained",
             )
-            figure.suptitle(PANEL_TITLES[panel], x=0.02, ha="left", fontweight="bold")
+            figure.suptitle(PANEL_TITLES[panel], x=0.02, ha="left", fontweight="bold")  # pyright: ignore[reportUnknownMemberType]
             for axis, (title, rows) in zip(axes[:, 0], groups, strict=True):
                 _draw(axis, title, rows, whole=panel == MEMORY)
             path = figure_path(output, panel)
-            figure.savefig(path, dpi=FIGURE_DPI)
+            figure.savefig(path, dpi=FIGURE_DPI)  # pyright: ignore[reportUnknownMemberType]
             plt.close(figure)
             written.append(path)
     return written
