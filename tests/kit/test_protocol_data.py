@@ -107,7 +107,7 @@ def role(call: str) -> str:
 def agrees(published_result: dict[str, str], got: tuple[str, Any]) -> bool:
     kind, value = got
     if kind == "raise":
-        return published_result.get("raises") == CHOSEN.get(value, value)
+        return bool(published_result.get("raises") == CHOSEN.get(value, value))
     says = published_result.get("returns")
     if says == "None":
         return value is None

@@ -138,7 +138,7 @@ def test_the_summary_gives_the_share_of_each_table_taken(monkeypatch: pytest.Mon
     monkeypatch.setattr(coverage, "TAKEN", taken)
     monkeypatch.setattr(coverage, "RAN", {"a check": "pairs: 2 walks, 9 steps"})
     stream_rows = len(set(coverage.graph(True).rows.values()))
-    assert coverage.summary() == [
+    assert coverage.summary(coverage.counts()) == [
         "a check: pairs: 2 walks, 9 steps",
         f"transitions: Channel {len(rows)}/{len(rows)} (100 %), StreamChannel 2/{stream_rows} (0 %)",
     ]

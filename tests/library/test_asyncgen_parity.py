@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import gc
+import importlib
 import inspect
 import sys
 import textwrap
@@ -1014,11 +1015,11 @@ async def test_a_call_driven_by_hand_is_a_coroutine_of_the_client() -> None:
     call.close()
     assert await anext(client) == 1
     # throw() into aclose()'s awaitable does not close the client.
-    call = client.aclose()
+    closing = client.aclose()
     with pytest.raises(GeneratorExit):
-        call.throw(GeneratorExit)
+        closing.throw(GeneratorExit)
     with pytest.raises(RuntimeError, match="cannot reuse already awaited"):
-        call.throw(GeneratorExit)
+        closing.throw(GeneratorExit)
     assert await client.asend(20) == 2
     await client.aclose()
     await producer
@@ -1086,7 +1087,7 @@ SINCE: dict[str, tuple[int, int]] = {
 def cpython_test_names() -> set[str]:
     """The tests of the running Python's Lib/test/test_asyncgen.py, as ``Class.test_name``."""
     try:
-        import test
+        test = importlib.import_module("test")  # CPython's own tests: no stubs describe them
     except ImportError:  # pragma: no cover - some distributions ship Python without its tests
         pytest.skip("the running Python has no test package")
     path = Path(test.__path__[0]) / "test_asyncgen.py"

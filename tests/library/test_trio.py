@@ -392,7 +392,11 @@ def trio_run(main: Coroutine[Any, Any, None]) -> None:
 async def trio_gather(*coroutines: Coroutine[Any, Any, None]) -> None:
     async with trio.open_nursery() as nursery:
         for coroutine in coroutines:
-            nursery.start_soon(lambda coroutine=coroutine: coroutine)
+            nursery.start_soon(_awaited, coroutine)
+
+
+async def _awaited(coroutine: Coroutine[Any, Any, None]) -> None:
+    await coroutine
 
 
 @pytest.mark.clause("SEED-EXAMPLES", "BACKENDS")
