@@ -351,7 +351,7 @@ def write(
 def render(output: Path) -> None:
     """Draw ``results.md`` and the figures again from ``results.json``, without measuring anything."""
     raw = json.loads((output / "results.json").read_text())
-    cases = [_case(label, per_item) for label, per_item in raw["per_item_seconds_per_round"].items()]
+    cases = [case_from(label, per_item) for label, per_item in raw["per_item_seconds_per_round"].items()]
     results, idle, notes = Results(cases), raw["idle_bytes"], list(raw["notes"])
     try:
         figures(results, idle, output)
@@ -360,7 +360,7 @@ def render(output: Path) -> None:
     (output / "results.md").write_text(markdown(results, idle, raw["loops"], notes, raw["preamble"]))
 
 
-def _case(label: str, per_item: list[float]) -> Case:
+def case_from(label: str, per_item: list[float]) -> Case:
     """The case that ``Case.label`` named, with its timings and nothing to run."""
     workload_and_param, *contender, loop = label.split(" · ")
     workload, _, param = workload_and_param.partition(" [")
