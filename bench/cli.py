@@ -111,7 +111,7 @@ def print_summary(
             )
     for target in report.targets(results, idle, loops):
         print(
-            f"{report._verdict(target.holds):>12}  {target.loop:<7}  {target.figure:<28}  {target.statement}"
+            f"{report.verdict(target.holds):>12}  {target.loop:<7}  {target.figure:<28}  {target.statement}"
         )
     for note in notes:
         print(f"note: {note}")

@@ -44,7 +44,9 @@ def hot_paths(module: ModuleType, name: str, loops: tuple[str, ...]) -> Contende
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.compare", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("old", type=Path, help="the other version of channels.py (e.g. main's)")
     parser.add_argument("--rounds", type=int, default=40, help="rounds of every case (default 40)")
     parser.add_argument(

@@ -97,7 +97,7 @@ class Contender:
     lifecycle: Lifecycle | None = None
     # Whether it takes part in the 1 / 100 / 10,000 concurrent pairs workload.
     pairs: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list[str])
 
 
 async def _nested(depth: int, send: Callable[[int], Awaitable[Any]], items: int) -> None:
@@ -337,7 +337,7 @@ def futures() -> Contender:
 _END_OF_ITEMS: Any = object()
 
 
-class _GuardedLink:
+class GuardedLink:
     """The two futures behind a channel's ends, with the checks that every call makes.
 
     It measures what the API and the least of the guarantees cost before any
@@ -414,7 +414,7 @@ class _GuardedClient:
 
     __slots__ = ("link",)
 
-    def __init__(self, link: _GuardedLink) -> None:
+    def __init__(self, link: GuardedLink) -> None:
         self.link = link
 
     def __aiter__(self) -> _GuardedClient:
@@ -429,7 +429,7 @@ class _GuardedServer:
 
     __slots__ = ("link",)
 
-    def __init__(self, link: _GuardedLink) -> None:
+    def __init__(self, link: GuardedLink) -> None:
         self.link = link
 
     def asend(self, item: Any) -> Coroutine[Any, Any, Any]:
@@ -438,7 +438,7 @@ class _GuardedServer:
 
 def guarded_futures() -> Contender:
     def simplex(gate: Gate, items: int) -> list[Side]:
-        link = _GuardedLink()
+        link = GuardedLink()
         server = _GuardedServer(link)
 
         async def produce() -> None:

@@ -30,7 +30,8 @@ def idle_bytes(make: Callable[[], Any], count: int, discard: Callable[[Any], Non
         after = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    wrapper = sys.getsizeof(holder[0]) if isinstance(holder[0], tuple) else 0
+    returns_tuple = isinstance(holder[0], tuple)
+    wrapper = sys.getsizeof(holder[0]) if returns_tuple else 0
     for idle in holder:
         discard(idle)
     return (after - before) / count - wrapper
@@ -53,7 +54,7 @@ def measure_memory(count: int, optional: dict[str, ModuleType | None]) -> dict[s
         CHANNEL_ALONE: channels.Channel,
         CHANNEL_WITH_ENDS: channel_with_ends,
         "StreamChannel()": channels.StreamChannel,
-        QUEUE: lambda: asyncio.Queue(maxsize=1),
+        QUEUE: lambda: asyncio.Queue[Any](maxsize=1),
     }
     closers: dict[str, Callable[[Any], None]] = {}
     if trio := optional.get("trio"):

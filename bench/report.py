@@ -236,7 +236,7 @@ def _microseconds(case: Case | None) -> str:
     return f"{case.minimum * 1e6:.2f} / {case.median * 1e6:.2f}"
 
 
-def _verdict(holds: bool | None) -> str:
+def verdict(holds: bool | None) -> str:
     return {True: "holds", False: "**missed**", None: "not measured"}[holds]
 
 
@@ -299,7 +299,7 @@ def markdown(
     lines += _table(
         ["target", "loop", "figure", "verdict"],
         (
-            [target.statement, target.loop, target.figure, _verdict(target.holds)]
+            [target.statement, target.loop, target.figure, verdict(target.holds)]
             for target in targets(results, idle, loops)
         ),
     )
@@ -351,7 +351,7 @@ def write(
 def render(output: Path) -> None:
     """Draw ``results.md`` and the figures again from ``results.json``, without measuring anything."""
     raw = json.loads((output / "results.json").read_text())
-    cases = [_case(label, per_item) for label, per_item in raw["per_item_seconds_per_round"].items()]
+    cases = [case_from(label, per_item) for label, per_item in raw["per_item_seconds_per_round"].items()]
     results, idle, notes = Results(cases), raw["idle_bytes"], list(raw["notes"])
     try:
         figures(results, idle, output)
@@ -360,7 +360,7 @@ def render(output: Path) -> None:
     (output / "results.md").write_text(markdown(results, idle, raw["loops"], notes, raw["preamble"]))
 
 
-def _case(label: str, per_item: list[float]) -> Case:
+def case_from(label: str, per_item: list[float]) -> Case:
     """The case that ``Case.label`` named, with its timings and nothing to run."""
     workload_and_param, *contender, loop = label.split(" · ")
     workload, _, param = workload_and_param.partition(" [")
@@ -477,7 +477,8 @@ def figures(results: Results, idle: dict[str, float], output: Path) -> list[Path
     import matplotlib.pyplot as plt
 
     written: list[Path] = []
-    with plt.rc_context({"font.size": FONT_SIZE}):
+    # matplotlib's annotations leave some types unknown (PathLike[Unknown], untyped **kwargs).
+    with plt.rc_context({"font.size": FONT_SIZE}):  # pyright: ignore[reportUnknownMemberType]
         for panel, groups in panels(results, idle).items():
             heights = [
                 GROUP_TITLE_INCHES * bool(title) + LINE_INCHES * _lines(rows) for title, rows in groups
@@ -490,11 +491,11 @@ def figures(results: Results, idle: dict[str, float], output: Path) -> list[Path
                 squeeze=False,
                 layout="constrained",
             )
-            figure.suptitle(PANEL_TITLES[panel], x=0.02, ha="left", fontweight="bold")
+            figure.suptitle(PANEL_TITLES[panel], x=0.02, ha="left", fontweight="bold")  # pyright: ignore[reportUnknownMemberType]
             for axis, (title, rows) in zip(axes[:, 0], groups, strict=True):
                 _draw(axis, title, rows, whole=panel == MEMORY)
             path = figure_path(output, panel)
-            figure.savefig(path, dpi=FIGURE_DPI)
+            figure.savefig(path, dpi=FIGURE_DPI)  # pyright: ignore[reportUnknownMemberType]
             plt.close(figure)
             written.append(path)
     return written

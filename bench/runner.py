@@ -78,7 +78,7 @@ class Case:
     loop: str
     items: int  # items (or round trips, or lifecycles) per measurement
     measure: Callable[[], float]  # one measurement, in seconds
-    per_item: list[float] = field(default_factory=list)
+    per_item: list[float] = field(default_factory=list[float])
 
     @property
     def label(self) -> str:

@@ -166,7 +166,7 @@ def measure(root: Path) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("html", type=Path, help="the html build directory, e.g. docs/_build/html")
     root = parser.parse_args().html
     if not pages(root):

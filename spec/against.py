@@ -134,7 +134,7 @@ def violations(impl_name: str, depth: int) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("adapter", help="a module of spec/adapters, such as sav_channels_04")
     parser.add_argument("--update", action="store_true", help="rewrite the adapter's expected clauses")
     args = parser.parse_args(argv)

@@ -362,7 +362,7 @@ def diff(bug: Bug) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spec.bugs", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m spec.bugs", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="bugs to show (default: list them all)")
     parser.add_argument("--write", metavar="DIR", help="write the (single) named bug's channels.py into DIR")
     args = parser.parse_args(argv)

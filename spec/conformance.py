@@ -225,7 +225,7 @@ class Conformance:
 
     def refusal_changed(self, before: tuple[str, ...], expected: dict[int, Any]) -> list[str]:
         """What a refused call changed in the implementation: nothing, if it keeps the clause."""
-        problems = []
+        problems: list[str] = []
         after = self.harness.snapshot()
         if after != before:
             problems.append(
@@ -365,7 +365,7 @@ def first_broken(
         if length:
             model.apply(events[length - 1])
             clauses = list(dict.fromkeys(clause for clause, _ in model.steps))
-        differing = {}
+        differing: dict[Event, str] = {}
         for probe in model_events(stream):
             if model.enabled(probe):
                 problem = _differs(module, loop_factory, stream, impl_name, [*events[:length], probe])
@@ -392,7 +392,7 @@ def _another_path(target: ChannelModel, path: list[Event]) -> list[Event] | None
     frontier: list[tuple[ChannelModel, list[Event]]] = [(ChannelModel(stream=target.stream), [])]
     seen = {_observable_state(frontier[0][0])}
     for _ in range(len(path) + 1):
-        successors = []
+        successors: list[tuple[ChannelModel, list[Event]]] = []
         for model, prefix in frontier:
             if _observable_state(model) == goal and prefix != path:
                 return prefix

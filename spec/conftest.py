@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Generator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -114,9 +114,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backend(name): the backend (asyncio or trio) that this test runs on")
-    BOUNDS.step = config.getoption("--step-bound")
-    BOUNDS.test = config.getoption("--test-bound")
-    BOUNDS.shrink = config.getoption("--shrink-bound")
+    BOUNDS.step = supervisor.bound(config, "--step-bound")
+    BOUNDS.test = supervisor.bound(config, "--test-bound")
+    BOUNDS.shrink = supervisor.bound(config, "--shrink-bound")
     config.stash[OUTCOMES] = Outcomes()
     config.pluginmanager.register(Recorder(config.stash[OUTCOMES]), "outcomes")
     worker_directory = config.getoption(supervisor.WORKER_OPTION)
@@ -135,10 +135,13 @@ BUDGET_EXCEEDED = 6
 class Outcomes:
     """What the run found, kept apart: violations, checks not run, budgets exceeded, other failures."""
 
-    violations: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # clause: node ids
-    not_checked: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # reason: node ids
-    budgets: dict[str, str] = dataclasses.field(default_factory=dict)  # node id: the bound and its flag
-    unnamed: list[str] = dataclasses.field(default_factory=list)  # failures that name no clause
+    # clause: node ids
+    violations: dict[str, list[str]] = dataclasses.field(default_factory=dict[str, list[str]])
+    # reason: node ids
+    not_checked: dict[str, list[str]] = dataclasses.field(default_factory=dict[str, list[str]])
+    # node id: the bound and its flag
+    budgets: dict[str, str] = dataclasses.field(default_factory=dict[str, str])
+    unnamed: list[str] = dataclasses.field(default_factory=list[str])  # failures that name no clause
 
 
 OUTCOMES = pytest.StashKey[Outcomes]()
@@ -308,7 +311,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     """The failures in ``exc``: Hypothesis reports several distinct ones as an exception group."""
     inner = getattr(exc, "exceptions", None)  # an exception group, without 3.11's name for it
     if isinstance(inner, tuple):
-        return [leaf for exception in inner for leaf in _leaves(exception)]
+        members = cast(tuple[BaseException, ...], inner)  # an exception group holds exceptions only
+        return [leaf for exception in members for leaf in _leaves(exception)]
     return [exc]
 
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -74,17 +74,17 @@ class Graph:
 
     start: int
     # state -> [(event, target state)], in the alphabet's order
-    successors: dict[int, list[tuple[Event, int]]] = field(default_factory=dict)
+    successors: dict[int, list[tuple[Event, int]]] = field(default_factory=dict[int, list[tuple[Event, int]]])
     # each edge's row of the transition table
-    rows: dict[Edge, Row] = field(default_factory=dict)
+    rows: dict[Edge, Row] = field(default_factory=dict[Edge, Row])
     # the shortest event path from the start to each state
-    paths: dict[int, tuple[Event, ...]] = field(default_factory=dict)
+    paths: dict[int, tuple[Event, ...]] = field(default_factory=dict[int, tuple[Event, ...]])
     # each state's number, by its signature
-    numbers: dict[Any, int] = field(default_factory=dict)
+    numbers: dict[Any, int] = field(default_factory=dict[Any, int])
     # each edge's target state, and each edge's place: its state's number and its event's among
     # the state's (a total order that does not depend on hashing)
-    targets: dict[Edge, int] = field(default_factory=dict)
-    places: dict[Edge, tuple[int, int]] = field(default_factory=dict)
+    targets: dict[Edge, int] = field(default_factory=dict[Edge, int])
+    places: dict[Edge, tuple[int, int]] = field(default_factory=dict[Edge, tuple[int, int]])
 
     def edges(self) -> Iterator[Edge]:
         for state, successors in self.successors.items():
@@ -271,7 +271,7 @@ def run_all(
 
 
 @contextlib.contextmanager
-def _frozen_heap() -> Iterator[None]:
+def _frozen_heap() -> Generator[None, None, None]:
     """Leave what exists now out of the garbage collector's full collections while the runs go on.
 
     The harness collects every generation where the model says that garbage
@@ -385,7 +385,7 @@ def summary(counts: dict[str, dict[str, int]]) -> list[str]:
     lines = list(counts.get("cover", {}))
     taken_by_name = {name: set(counts.get(f"taken {name}", {})) for name in TAKEN}
     if any(taken_by_name.values()):
-        shares = []
+        shares: list[str] = []
         for name, stream in (("Channel", False), ("StreamChannel", True)):
             total = {_ROW_SEPARATOR.join(row) for row in graph(stream).rows.values()}
             taken = len(taken_by_name[name] & total)

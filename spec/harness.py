@@ -82,7 +82,7 @@ class Observer:
 
     def delivered(self) -> dict[str, int]:
         """Each end's ``delivered`` count, for the ends that exist and have one."""
-        counts = {}
+        counts: dict[str, int] = {}
         for end, obj in (("client", self.client), ("server", self.server)):
             count = getattr(obj, "delivered", None)
             if isinstance(count, int):
@@ -196,7 +196,7 @@ class Harness(Observer):
         return {call: result for call, result in self.results.items() if call not in before}
 
     def pending(self) -> set[int]:
-        return {call for call, task in self.tasks.items() if call not in self.results}
+        return {call for call in self.tasks if call not in self.results}
 
     def _on_client(self, event: Event) -> None:
         call = self.new_call()

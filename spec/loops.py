@@ -19,7 +19,7 @@ import contextlib
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -84,7 +84,9 @@ class Bounds:
     # Of the test that runs now: when it must end, its shortest failure so far of each
     # kind, and whether it ran out of time (Hypothesis may report that as an error of its own).
     deadline: float | None = None
-    shortest: dict[tuple[str, ...], AssertionError] = field(default_factory=dict)
+    shortest: dict[tuple[str, ...], AssertionError] = field(
+        default_factory=dict[tuple[str, ...], AssertionError]
+    )
     exhausted: str = ""
     # Its shortest NO-NOISE failure, which does not stop it (:func:`defer_noise`).
     noise: AssertionError | None = None
@@ -123,7 +125,7 @@ def defer_noise(failure: AssertionError) -> bool:
 
 
 @contextlib.contextmanager
-def bounding_test() -> Iterator[None]:
+def bounding_test() -> Generator[None, None, None]:
     """The budget of one test: :func:`run_step` raises OutOfTestBound once it is spent."""
     BOUNDS.deadline, BOUNDS.shortest, BOUNDS.exhausted = time.monotonic() + BOUNDS.test, {}, ""
     BOUNDS.noise = None
@@ -199,13 +201,14 @@ def run_step(loop: Any, step: Awaitable[T], announced: Step) -> T:
         with stepping(announced):
             return loop.run_until_complete(step)  # type: ignore[no-any-return]
     except OutOfTestBound:
-        if hasattr(step, "close"):
-            step.close()  # never awaited, and never to be
+        close = getattr(step, "close", None)
+        if close is not None:
+            close()  # never awaited, and never to be
         raise
 
 
 @contextlib.contextmanager
-def stepping(announced: Step) -> Iterator[None]:
+def stepping(announced: Step) -> Generator[None, None, None]:
     """Run the block as one step that the supervising parent bounds; once the test's budget is spent,
     raise :class:`OutOfTestBound` and run nothing."""
     if BOUNDS.deadline is not None and time.monotonic() >= BOUNDS.deadline:
@@ -220,7 +223,7 @@ def stepping(announced: Step) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def ignored_exceptions() -> Iterator[list[str]]:
+def ignored_exceptions() -> Generator[list[str], None, None]:
     """Collect what the interpreter would print as "Exception ignored" while the block runs.
 
     Finalizers and ``__del__`` methods that raise report through

@@ -125,8 +125,8 @@ class Call:
     op: str
     stage: str  # client: offer, receive. server: enter, offer, reply, taker
     capacity: int = 1
-    got: list[Any] = field(default_factory=list)
-    items: list[Any] = field(default_factory=list)
+    got: list[Any] = field(default_factory=list[Any])
+    items: list[Any] = field(default_factory=list[Any])
 
 
 @dataclass(frozen=True)
@@ -167,16 +167,17 @@ class ChannelModel:
     server_owed: bool = True
     client_offer: Any = None
     server_offer: Any = None
-    client_held: list[Any] = field(default_factory=list)
-    server_held: list[Any] = field(default_factory=list)
+    client_held: list[Any] = field(default_factory=list[Any])
+    server_held: list[Any] = field(default_factory=list[Any])
     client_call: Call | None = None
     server_call: Call | None = None
     delivered: dict[str, int] = field(default_factory=lambda: {"client": 0, "server": 0})
     calls: int = 0
-    results: dict[int, Result] = field(default_factory=dict)
-    steps: list[tuple[str, str]] = field(default_factory=list)  # (clause, outcome) of the last event
+    results: dict[int, Result] = field(default_factory=dict[int, Result])
+    # (clause, outcome) of the last event
+    steps: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
     # What each call is ("client.athrow"), for reports.
-    labels: dict[int, str] = field(default_factory=dict)
+    labels: dict[int, str] = field(default_factory=dict[int, str])
     abandoned: bool = False
     # How the server task ended (None while it runs or before it starts).
     server_task: Result | None = None
@@ -185,7 +186,7 @@ class ChannelModel:
     # GeneratorExit raised ("" if none did): the block may re-raise it.
     server_caught: str = ""
     # How many items each write_items call pulled from its generator.
-    pulled: dict[int, int] = field(default_factory=dict)
+    pulled: dict[int, int] = field(default_factory=dict[int, int])
     # The last event was refused: it must have changed nothing.
     refused: bool = False
     # A burst is under way: the client's batch returns once it is over.
@@ -1427,7 +1428,7 @@ def explore() -> list[Row]:
     stream = reach(stream=True).rows
     every = {key: [*plain.get(key, []), *stream.get(key, [])] for key in {*plain, *stream}}
     guards = _guards(every)
-    out = []
+    out: list[Row] = []
     for key in sorted(every, key=lambda k: (k not in plain, k)):
         source, event, target, clause, got = key
         occurrences = every[key]

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "channels.py"
@@ -49,7 +50,8 @@ KILL_SUITE = [
 ]
 TIMEOUT = 120.0
 
-_SWAP: dict[type[ast.AST], type[ast.AST]] = {
+# Each operator and its mutant, one table per kind of operator node (a node's field takes only its kind).
+_COMPARE_SWAP: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Eq: ast.NotEq,
     ast.NotEq: ast.Eq,
     ast.Is: ast.IsNot,
@@ -60,11 +62,9 @@ _SWAP: dict[type[ast.AST], type[ast.AST]] = {
     ast.GtE: ast.Lt,
     ast.Gt: ast.LtE,
     ast.LtE: ast.Gt,
-    ast.And: ast.Or,
-    ast.Or: ast.And,
-    ast.Add: ast.Sub,
-    ast.Sub: ast.Add,
 }
+_BOOL_SWAP: dict[type[ast.boolop], type[ast.boolop]] = {ast.And: ast.Or, ast.Or: ast.And}
+_ARITHMETIC_SWAP: dict[type[ast.operator], type[ast.operator]] = {ast.Add: ast.Sub, ast.Sub: ast.Add}
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,14 @@ class _Mutator(ast.NodeTransformer):
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         self.generic_visit(node)
         for position, op in enumerate(node.ops):
-            swap = _SWAP.get(type(op))
+            swap = _COMPARE_SWAP.get(type(op))
             if swap is not None and self._point(node, f"{type(op).__name__} -> {swap.__name__}"):
                 node.ops[position] = swap()
         return node
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
         self.generic_visit(node)
-        swap = _SWAP[type(node.op)]
+        swap = _BOOL_SWAP[type(node.op)]
         if self._point(node, f"{type(node.op).__name__} -> {swap.__name__}"):
             node.op = swap()
         return node
@@ -118,7 +118,7 @@ class _Mutator(ast.NodeTransformer):
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         self.generic_visit(node)
-        swap = _SWAP.get(type(node.op))
+        swap = _ARITHMETIC_SWAP.get(type(node.op))
         if swap is not None and self._point(node, f"{type(node.op).__name__}= -> {swap.__name__}="):
             node.op = swap()
         return node
@@ -135,7 +135,7 @@ class _Mutator(ast.NodeTransformer):
         return node
 
     def _statements(self, body: list[ast.stmt]) -> list[ast.stmt]:
-        result = []
+        result: list[ast.stmt] = []
         for statement in body:
             removable = isinstance(statement, (ast.Assign, ast.AugAssign, ast.Expr, ast.Raise)) and not (
                 isinstance(statement, ast.Expr) and _skipped(statement.value)
@@ -148,9 +148,10 @@ class _Mutator(ast.NodeTransformer):
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
         for field in ("body", "orelse", "finalbody"):
-            body = getattr(node, field, None)
+            body: object = getattr(node, field, None)
             if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-                setattr(node, field, self._statements(body))
+                statements = cast(list[ast.stmt], body)  # a node's statement list holds statements only
+                setattr(node, field, self._statements(statements))
         return super().generic_visit(node)
 
 
@@ -206,7 +207,7 @@ def killed(mutant: Mutant, depth: int = 4) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--limit", type=int, default=0, help="run only the first N mutants (0: all)")
     parser.add_argument("--only", default="", help="run only these mutants: comma-separated numbers")
@@ -222,8 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         population = population[: args.limit]
     started = time.perf_counter()
     survivors: list[Mutant] = []
+    depth: int = args.depth
+
+    def verdict(mutant: Mutant) -> bool:
+        return killed(mutant, depth)
+
     with ThreadPoolExecutor(args.workers) as pool:
-        verdicts = pool.map(lambda mutant: killed(mutant, args.depth), population)
+        verdicts = pool.map(verdict, population)
         for done, (mutant, dead) in enumerate(zip(population, verdicts, strict=True), 1):
             if not dead:
                 survivors.append(mutant)

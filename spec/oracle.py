@@ -46,10 +46,10 @@ class BodyFailed(Exception):
 class Run:
     """What one side did: each client call's outcome (the final aclose last) and what the body received."""
 
-    calls: list[Outcome] = field(default_factory=list)
-    log: list[Any] = field(default_factory=list)
+    calls: list[Outcome] = field(default_factory=list[Outcome])
+    log: list[Any] = field(default_factory=list[Any])
     # Problems that are not a call's outcome: noise, a task that outlives its cancellation.
-    problems: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
 
 
 async def native_body(body: Body, log: list[Any]) -> AsyncGenerator[int, Any]:
@@ -85,7 +85,7 @@ async def channel_body(channel: Any, body: Body, log: list[Any]) -> None:
             raise BodyFailed
 
 
-async def _call(agen: Any, op: str, arg: Any) -> Outcome:
+async def outcome_of(agen: Any, op: str, arg: Any) -> Outcome:
     try:
         if op == "anext":
             value = await agen.__anext__()
@@ -125,7 +125,7 @@ def on_asyncio(loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.n
 async def drive(agen: Any, ops: list[Op], run: Run, tasks: list[asyncio.Task[Any]]) -> None:
     """Make each call of ``ops`` then a final aclose, each settled; stop at a call left pending."""
     for op, arg in [*ops, ("aclose", None)]:
-        task = asyncio.get_running_loop().create_task(_call(agen, op, arg))
+        task = asyncio.get_running_loop().create_task(outcome_of(agen, op, arg))
         tasks.append(task)
         # Every task of the loop, the implementation's own helpers too: a call that waits on one is
         # not at rest until the helper is.

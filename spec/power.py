@@ -83,8 +83,8 @@ class Run:
     status: str  # caught, missed, hang (no verdict within TIMEOUT), error
     seconds: float
     first: float | None = None
-    clauses: list[str] = field(default_factory=list)
-    tests: list[str] = field(default_factory=list)
+    clauses: list[str] = field(default_factory=list[str])
+    tests: list[str] = field(default_factory=list[str])
 
 
 def run(bug: Bug, seed: int, timeout: float, exitfirst: bool) -> Run:
@@ -152,7 +152,9 @@ def table(results: dict[str, list[Run]], seeds: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spec.power", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m spec.power", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--seeds", type=int, default=3, help="Hypothesis seeds 0..N-1 per bug (default 3)")
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (default 2)")
     parser.add_argument("--only", help="comma-separated bug names (default: every bug of spec/bugs.py)")

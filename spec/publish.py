@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import model
 from .clauses import CLAUSES, OUTCOMES
@@ -41,8 +41,8 @@ def guard(when: model.Guard) -> list[dict[str, list[str]]]:
     return [{name: list(values) for name, values in conjunction} for conjunction in when]
 
 
-def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+def _jsonable(value: object) -> object:
+    return list(cast(tuple[object, ...], value)) if isinstance(value, tuple) else value
 
 
 def machine(stream: bool) -> dict[str, Any]:
@@ -51,10 +51,10 @@ def machine(stream: bool) -> dict[str, Any]:
     reached = model.reach(stream)
     index = {model.signature(state): number for number, state in enumerate(reached.states)}
     state_variables = [name for name in model.VARIABLES if name not in model.EVENT_VARIABLES]
-    configurations = []
+    configurations: list[dict[str, Any]] = []
     for state in reached.states:
         values = model.configuration(state)
-        steps = []
+        steps: list[list[int]] = []
         for number, event in enumerate(alphabet):
             if state.enabled(event):
                 successor = state.copy()
@@ -152,7 +152,7 @@ def text() -> str:
     doc = document()
     machines = doc.pop("machines")
     head = json.dumps(doc, indent=1, ensure_ascii=False)
-    parts = []
+    parts: list[str] = []
     for name, walk in machines.items():
         configurations = ",\n".join(
             "    " + json.dumps(c, ensure_ascii=False, separators=(",", ":"))
@@ -164,7 +164,9 @@ def text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spec.publish", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m spec.publish", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("path", type=Path, help="where to write the file (docs/protocol.json)")
     parser.add_argument("--check", action="store_true", help="fail if the file is not up to date")
     options = parser.parse_args(argv)

@@ -149,7 +149,7 @@ def soak(module: ModuleType, items: int, seed: int, rate: float) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--items", type=int, default=1_000_000, help="items per event loop (default 1,000,000)"
     )

@@ -134,7 +134,7 @@ class Step:
 
     number: int = 0
     event: str = ""
-    clauses: list[str] = field(default_factory=list)
+    clauses: list[str] = field(default_factory=list[str])
     replay: str = ""  # a whole replay, or "" for the run's replay up to this step
     lines: int = 0  # how many of the run's replay lines lead up to this step
     since: float | None = None  # when it began, by the parent's clock; None once it ended
@@ -154,8 +154,16 @@ class Current:
     step: Step = field(default_factory=Step)
     run_head: str = ""
     run_tail: str = ""
-    run_lines: list[str] = field(default_factory=list)
-    reported: set[str] = field(default_factory=set)  # the phases already reported
+    run_lines: list[str] = field(default_factory=list[str])
+    reported: set[str] = field(default_factory=set[str])  # the phases already reported
+
+
+def bound(config: pytest.Config, option: str) -> float:
+    """The value of a bound's option in seconds (spec/conftest.py declares each with ``type=float``)."""
+    value = config.getoption(option)
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"{option} is {value!r}, not a number of seconds")
+    return float(value)
 
 
 def test_budget(config: pytest.Config) -> float:
@@ -165,7 +173,7 @@ def test_budget(config: pytest.Config) -> float:
     step, in the worker (the suite's budget, not a clause); one that failed
     gets ``--shrink-bound`` more to shrink, and a step each to end.
     """
-    return float(config.getoption("--test-bound") + config.getoption("--shrink-bound") + GRACE)
+    return bound(config, "--test-bound") + bound(config, "--shrink-bound") + GRACE
 
 
 class Supervisor:
@@ -173,7 +181,7 @@ class Supervisor:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.step_bound = float(config.getoption("--step-bound"))
+        self.step_bound = bound(config, "--step-bound")
         self.budget = test_budget(config)
         self.workers = 0
         self.counts: dict[int, dict[str, dict[str, int]]] = {}  # each worker's latest counters
@@ -291,9 +299,10 @@ class Supervisor:
                         report = self.config.hook.pytest_report_from_serializable(
                             config=self.config, data=message["report"]
                         )
-                        if isinstance(report.longrepr, list):
+                        longrepr: object = report.longrepr
+                        if isinstance(longrepr, list):
                             # A skip's (path, line, reason), which JSON made a list.
-                            report.longrepr = tuple(report.longrepr)
+                            report.longrepr = (*longrepr,)
                         session.ihook.pytest_runtest_logreport(report=report)
                         if current is not None:
                             current.reported.add(report.when)

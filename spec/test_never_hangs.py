@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
@@ -64,7 +65,8 @@ async def _server_pending(channel: Any, client: Any, call: str) -> asyncio.Task[
     return task
 
 
-CALLS = {
+# Each pending call, made on (channel, client): its task, once it waits.
+CALLS: dict[str, Callable[[Any, Any], Awaitable[asyncio.Task[Any]]]] = {
     "client __anext__ before the server": lambda ch, cl: _client_pending(ch, cl),
     "client asend": lambda ch, cl: _client_pending_started(ch, cl, "asend"),
     "client athrow": lambda ch, cl: _client_pending_started(ch, cl, "athrow"),

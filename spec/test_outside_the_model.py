@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from types import ModuleType
 from typing import Any
 
@@ -136,7 +136,7 @@ def athrow_warnings(call: Callable[[], Any]) -> list[tuple[type[Warning], str]]:
     return [(warning.category, str(warning.message)) for warning in caught]
 
 
-async def native() -> Any:
+async def native() -> AsyncGenerator[int, None]:
     yield 1
 
 

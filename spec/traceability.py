@@ -100,7 +100,7 @@ class _MarkCollector:
             clauses = {str(arg) for mark in item.iter_markers("clause") for arg in mark.args}
             self.marks.setdefault(function, set()).update(clauses)
             written = (
-                _written_out(inspect.getsource(item.function)) if isinstance(item, pytest.Function) else set()
+                _written_out(inspect.getsource(item.obj)) if isinstance(item, pytest.Function) else set[str]()
             )
             callspec = getattr(item, "callspec", None)
             if callspec is not None:
@@ -143,7 +143,7 @@ def render(sites: dict[str, list[str]], marks: dict[str, set[str]], direct: dict
 def gaps(sites: dict[str, list[str]], marks: dict[str, set[str]], direct: dict[str, set[str]]) -> list[str]:
     """What the index lacks: a protocol clause without a code site, or without a test that
     names it; a test that marks no clause, or an id that is no clause."""
-    named = set().union(*direct.values())
+    named = set[str]().union(*direct.values())
     problems: list[str] = []
     for function, clauses in sorted(marks.items()):
         if not clauses:
@@ -169,7 +169,9 @@ def build() -> tuple[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spec.traceability", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m spec.traceability", description=(__doc__ or "").split("\n\n")[0]
+    )
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", action="store_true", help=f"write {INDEX.relative_to(ROOT)}")
     action.add_argument("--check", action="store_true", help="exit 1 if the index is stale or has gaps")

@@ -369,7 +369,6 @@ def require_trio(module: ModuleType) -> None:
         )
 
 
-
 # The events that a run on trio leaves out: on trio that race cannot happen (CANCEL-RECEIVE-RACE).
 WITHOUT = ("race",)
 

@@ -14,7 +14,7 @@ from typing import Any
 import trio
 import trio.testing
 
-from .oracle import Backend, Body, Op, Run, _call, channel_body, native_body
+from .oracle import Backend, Body, Op, Run, channel_body, native_body, outcome_of
 from .trio_harness import TrioLoop, quiescence_bound
 
 
@@ -31,7 +31,7 @@ async def drive(agen: Any, ops: list[Op], run: Run, nursery: trio.Nursery) -> No
         outcome: list[Any] = []
 
         async def call(op: str = op, arg: Any = arg, outcome: list[Any] = outcome) -> None:
-            outcome.append(await _call(agen, op, arg))
+            outcome.append(await outcome_of(agen, op, arg))
 
         nursery.start_soon(call)
         if not await quiescence():
@@ -87,4 +87,4 @@ async def run_channel(loop: TrioLoop, module: ModuleType, body: Body, ops: list[
         run.problems.append(("CANCEL-PROMPT", "a task of the channel still runs after its cancellation"))
 
 
-ON_TRIO = Backend("trio", TrioLoop, run_native, run_channel)  # type: ignore[arg-type]
+ON_TRIO = Backend("trio", TrioLoop, run_native, run_channel)

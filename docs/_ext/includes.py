@@ -14,6 +14,7 @@ is no warning: the page is simply re-read on every build until it exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,9 +29,15 @@ from sphinx.util.nodes import nested_parse_with_titles
 logger = logging.getLogger(__name__)
 
 
+# A directive's options: each name with the function that converts its text (docutils' option_spec).
+OptionSpec = dict[str, Callable[[str], Any]]
+
+_MISSING_OPTION: OptionSpec = {"missing": directives.unchanged}
+
+
 class _Optional(SphinxDirective):
     required_arguments = 1
-    option_spec: ClassVar[dict[str, Any]] = {"missing": directives.unchanged}
+    option_spec: ClassVar[OptionSpec | None] = _MISSING_OPTION
 
     def resolve(self, argument: str) -> tuple[str, Path]:
         rel, absolute = self.env.relfn2path(argument, self.env.docname)
@@ -51,8 +58,8 @@ class _Optional(SphinxDirective):
 
 
 class OptionalLiteralInclude(_Optional):
-    option_spec: ClassVar[dict[str, Any]] = {
-        **_Optional.option_spec,
+    option_spec: ClassVar[OptionSpec | None] = {
+        **_MISSING_OPTION,
         "clause-headings": directives.unchanged,
         "class": directives.class_option,
         "fallback": directives.unchanged,

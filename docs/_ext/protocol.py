@@ -43,7 +43,7 @@ import re
 import sys
 import traceback
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -55,6 +55,9 @@ from sphinx.environment import BuildEnvironment
 from sphinx.ext.graphviz import graphviz
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+# A directive's options: each name with the function that converts its text (docutils' option_spec).
+OptionSpec = dict[str, Callable[[str], Any]]
 
 logger = logging.getLogger(__name__)
 
@@ -89,18 +92,18 @@ class TestRef:
 
 @dataclass
 class Protocol:
-    clauses: dict[str, Any] = field(default_factory=dict)
-    states: dict[str, str] = field(default_factory=dict)
-    transitions: list[Any] = field(default_factory=list)
+    clauses: dict[str, Any] = field(default_factory=dict[str, Any])
+    states: dict[str, str] = field(default_factory=dict[str, str])
+    transitions: list[Any] = field(default_factory=list[Any])
     # Further transition tables of the model, by attribute name, with the
     # prefix of their numbers (protocol_extra_transitions).
-    extra: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
-    tests: list[TestRef] = field(default_factory=list)
+    extra: dict[str, tuple[str, list[Any]]] = field(default_factory=dict[str, tuple[str, list[Any]]])
+    tests: list[TestRef] = field(default_factory=list[TestRef])
     # What the labels of the tables mean, and the variables that guards use.
-    events: dict[str, str] = field(default_factory=dict)
-    variables: dict[str, str] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict[str, str])
+    variables: dict[str, str] = field(default_factory=dict[str, str])
     # docs/protocol.json, which the tables are rendered from.
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict[str, Any])
     loaded: bool = False
     fingerprint: str = ""
 
@@ -278,6 +281,11 @@ def _summary(node: ast.AST) -> str:
 # -- loading and checking ------------------------------------------------------
 
 
+def _fields(value: object) -> dict[str, Any]:
+    """The attributes of a clause or transition object, for the fingerprint."""
+    return vars(value)
+
+
 def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     config = app.config
     root = Path(config.protocol_root).resolve()
@@ -388,11 +396,13 @@ def collect(app: Sphinx) -> tuple[Protocol, list[tuple[str, str]]]:
     digest = hashlib.sha256()
     digest.update(
         repr(
-            sorted((k, vars(c) if hasattr(c, "__dict__") else repr(c)) for k, c in protocol.clauses.items())
+            sorted(
+                (k, _fields(c) if hasattr(c, "__dict__") else repr(c)) for k, c in protocol.clauses.items()
+            )
         ).encode()
     )
     digest.update(repr((protocol.states, protocol.events, protocol.variables)).encode())
-    digest.update(repr([(n, *vars(t).values()) for n, t in protocol.all_transitions()]).encode())
+    digest.update(repr([(n, *_fields(t).values()) for n, t in protocol.all_transitions()]).encode())
     digest.update(repr(protocol.tests).encode())
     # A change to this extension changes the pages it draws.
     digest.update(Path(__file__).read_bytes())
@@ -421,8 +431,10 @@ def check_relation(module: Any, protocol: Protocol, config: Any) -> list[tuple[s
         return [
             ("TRANSITIONS", f"the model lacks {', '.join(needed)}: the tables' closure cannot be checked")
         ]
+    # Each table's name, with the model's options of the channel it is explored from.
+    closures: dict[str, dict[str, Any]] = dict(config.protocol_closure)
     published: set[tuple[str, str, str, str]] = set()
-    for name, options in dict(config.protocol_closure).items():
+    for name, options in closures.items():
         published |= {_key(t) for _, t in protocol.table(name)}
         taken: set[tuple[str, str, str, str]] = set()
         start = module.ChannelModel(**options)
@@ -452,7 +464,7 @@ def check_relation(module: Any, protocol: Protocol, config: Any) -> list[tuple[s
             problems.append((name, f"row {extra} is published but the model never takes it"))
     chosen = {
         event.arg
-        for event in module.events(**next(iter(dict(config.protocol_closure).values()), {}))
+        for event in module.events(**next(iter(closures.values()), dict[str, Any]()))
         if event.op == "athrow" or event.kind == "exit"
     } - {None}
     for number, t in protocol.all_transitions():
@@ -525,11 +537,11 @@ def on_env_get_outdated(
     if getattr(env, "protocol_fingerprint", None) == fingerprint:
         return []
     env.protocol_fingerprint = fingerprint  # type: ignore[attr-defined]
-    return sorted(getattr(env, "protocol_users", set()) & set(env.found_docs))
+    return sorted(getattr(env, "protocol_users", set[str]()) & set(env.found_docs))
 
 
 def on_env_purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    users = getattr(env, "protocol_users", set())
+    users = getattr(env, "protocol_users", set[str]())
     users.discard(docname)
     hosts = getattr(env, "protocol_hosts", {})
     for kind in [k for k, d in hosts.items() if d == docname]:
@@ -537,7 +549,7 @@ def on_env_purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
 
 
 def on_env_merge_info(app: Sphinx, env: BuildEnvironment, docnames: Any, other: BuildEnvironment) -> None:
-    _users(env).update(getattr(other, "protocol_users", set()))
+    _users(env).update(getattr(other, "protocol_users", set[str]()))
     _hosts(env).update(getattr(other, "protocol_hosts", {}))
 
 
@@ -576,8 +588,8 @@ def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> N
     hosts = _hosts(app.env)
     for diagram in doctree.findall(graphviz):
         if TRANSITIONS_PAGE in diagram["code"]:
-            host = hosts.get("from", docname)
-            page = app.builder.get_relative_uri(docname, host) or app.builder.get_target_uri(host)
+            page_host = hosts.get("from", docname)
+            page = app.builder.get_relative_uri(docname, page_host) or app.builder.get_target_uri(page_host)
             diagram["code"] = diagram["code"].replace(TRANSITIONS_PAGE, page)
     for node in list(doctree.findall(protocol_ref)):
         host = hosts.get(node["kind"])
@@ -646,7 +658,7 @@ class _ProtocolDirective(SphinxDirective):
 
 
 def _table(
-    headers: list[str], widths: list[int], rows: list[list[list[nodes.Node]]], classes: list[str]
+    headers: list[str], widths: list[int], rows: Sequence[Sequence[Sequence[nodes.Node]]], classes: list[str]
 ) -> nodes.table:
     table = nodes.table(classes=classes)
     group = nodes.tgroup(cols=len(headers))
@@ -673,7 +685,7 @@ def _table(
     return table
 
 
-def _join(items: list[nodes.Node], sep: str = ", ") -> list[nodes.Node]:
+def _join(items: Sequence[nodes.Node], sep: str = ", ") -> list[nodes.Node]:
     out: list[nodes.Node] = []
     for i, item in enumerate(items):
         if i:
@@ -686,7 +698,7 @@ class StatesDirective(_ProtocolDirective):
     host_kinds = ("state",)
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
-        rows = []
+        rows: list[list[list[nodes.Node]]] = []
         for name, description in protocol.states.items():
             target = nodes.inline("", "", ids=[f"state-{nodes.make_id(name)}"])
             target += nodes.literal(name, name)
@@ -714,7 +726,7 @@ class EventsDirective(_ProtocolDirective):
                 f"event {missing!r} of the transition tables has no definition in EVENTS",
                 location=self.get_location(),
             )
-        rows = [
+        rows: list[list[list[nodes.Node]]] = [
             [[nodes.literal(text=label)], self.para(protocol.events.get(label, ""))]
             for label in [
                 *[e for e in protocol.events if e in labels],
@@ -728,7 +740,7 @@ class VariablesDirective(_ProtocolDirective):
     """The variables that phases and guards are written in: domain, start value, meaning."""
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
-        rows = []
+        rows: list[list[list[nodes.Node]]] = []
         for variable in protocol.data.get("variables", []):
             start = variable["start"]
             rows.append(
@@ -758,7 +770,7 @@ class PhasesDirective(_ProtocolDirective):
     """The named state as a function of the variables: the first row whose condition holds."""
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
-        rows = [
+        rows: list[list[list[nodes.Node]]] = [
             [
                 [nodes.Text(str(number))],
                 [make_ref("state", f"state-{nodes.make_id(phase['state'])}", phase["state"])],
@@ -863,7 +875,7 @@ class WalkDirective(_ProtocolDirective):
     """
 
     has_content = True
-    option_spec: ClassVar[dict[str, Any]] = {"machine": directives.unchanged}
+    option_spec: ClassVar[OptionSpec | None] = {"machine": directives.unchanged}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         machine = self.options.get("machine", "Channel")
@@ -940,7 +952,7 @@ def _event_values(configuration: dict[str, Any], event: dict[str, Any]) -> dict[
 class DiagramDirective(_ProtocolDirective):
     """One view of the state diagram, laid out by sphinx.ext.graphviz; each state links to its transitions."""
 
-    option_spec: ClassVar[dict[str, Any]] = {"view": directives.unchanged_required}
+    option_spec: ClassVar[OptionSpec | None] = {"view": directives.unchanged_required}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         view = self.options.get("view", "handoff")
@@ -962,11 +974,11 @@ class DiagramDirective(_ProtocolDirective):
         node["options"] = {"docname": self.env.docname}
         node["alt"] = f"State diagram: {view}"
         node["classes"] = ["protocol-diagram"]
-        return [nodes.paragraph("", "", *self.para(summary.sentence)) for summary in summaries] + [node]
+        return [*(nodes.paragraph("", "", *self.para(summary.sentence)) for summary in summaries), node]
 
 
 class ClausesDirective(_ProtocolDirective):
-    option_spec: ClassVar[dict[str, Any]] = {
+    option_spec: ClassVar[OptionSpec | None] = {
         "group": directives.unchanged,
         "kind": lambda argument: directives.choice(argument, ("protocol", "project")),
     }
@@ -1029,7 +1041,7 @@ def _field(name: str, body: list[nodes.Node]) -> nodes.field:
 
 class TestsDirective(_ProtocolDirective):
     host_kinds = ("test",)
-    option_spec: ClassVar[dict[str, Any]] = {"source": directives.flag}
+    option_spec: ClassVar[OptionSpec | None] = {"source": directives.flag}
 
     def render(self, protocol: Protocol) -> list[nodes.Node]:
         by_file: dict[str, list[TestRef]] = defaultdict(list)
@@ -1145,7 +1157,7 @@ SUMMARIES = [
 def check_summaries(protocol: Protocol) -> list[str]:
     """The summaries that some configuration of the published Channel walk contradicts."""
     walk = protocol.data["machines"]["Channel"]
-    wrong = []
+    wrong: list[str] = []
     for summary in SUMMARIES:
         for configuration in walk["configurations"]:
             values = dict(zip(walk["variables"], configuration["values"], strict=True))
@@ -1170,7 +1182,7 @@ def _dot_id(name: str) -> str:
 
 
 # How an arc is drawn, by the kind of event that takes it: (kind, test on the label, dot style).
-ARC_KINDS = [
+ARC_KINDS: list[tuple[str, Callable[[str], bool], str]] = [
     ("cancellation or race", lambda e: "cancel" in e, 'color="#b35900", fontcolor="#b35900", style=dashed'),
     (
         "server block leaves, client abandoned",
@@ -1197,7 +1209,7 @@ def arc_kind(event: str) -> str:
 
 
 def _plain_guard(when: Any) -> str:
-    parts = []
+    parts: list[str] = []
     for conjunction in when:
         tests = [
             f"{name} = {allowed[0]}" if len(allowed) == 1 else f"{name} in {{{', '.join(allowed)}}}"

@@ -4,8 +4,8 @@ The suite must report ABANDON-CLIENT-GC, or MIRROR-ACLOSE-UNSTARTED (which says 
 client abandoned before it started): the producer is stranded.
 """
 
-from channels import *  # noqa: F403 - the exception classes that the harness matches by name
 from spec.broken import with_ends
+from spec.broken.errors import *  # noqa: F403 - the exception classes that the harness matches by name
 
 
 class Forgetful:

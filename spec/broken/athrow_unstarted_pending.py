@@ -7,8 +7,8 @@ report MIRROR-ATHROW-UNSTARTED (such an athrow raises at once).
 import asyncio
 from typing import Any
 
-from channels import *  # noqa: F403 - the exception classes that the harness matches by name
 from spec.broken import with_ends
+from spec.broken.errors import *  # noqa: F403 - the exception classes that the harness matches by name
 
 
 class PendingThrow:

@@ -7,8 +7,8 @@ cancellation clause of the step where the call is cancelled (CANCEL-*).
 import asyncio
 from typing import Any
 
-from channels import *  # noqa: F403 - the exception classes that the harness matches by name
 from spec.broken import with_ends
+from spec.broken.errors import *  # noqa: F403 - the exception classes that the harness matches by name
 
 
 class Misreporting:

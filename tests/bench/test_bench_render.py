@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def bench_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     # bench/ is not part of the installed distribution: import it from the checkout.
-    monkeypatch.syspath_prepend(str(ROOT))
+    # pytest leaves syspath_prepend's argument unannotated.
+    monkeypatch.syspath_prepend(str(ROOT))  # pyright: ignore[reportUnknownMemberType]
 
 
 def _measured_cases() -> list[Case]:
@@ -63,7 +64,7 @@ def test_a_case_read_back_is_the_case_written() -> None:
     from bench import report
 
     for case in _measured_cases():
-        read = report._case(case.label, case.per_item)
+        read = report.case_from(case.label, case.per_item)
         assert (read.workload, read.contender, read.param, read.loop, read.per_item) == (
             case.workload,
             case.contender,

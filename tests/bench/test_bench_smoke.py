@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def bench_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     # bench/ is not part of the installed distribution: import it from the checkout.
-    monkeypatch.syspath_prepend(str(ROOT))
+    # pytest leaves syspath_prepend's argument unannotated.
+    monkeypatch.syspath_prepend(str(ROOT))  # pyright: ignore[reportUnknownMemberType]
 
 
 @pytest.mark.clause("BENCH-SMOKE")
@@ -50,7 +51,7 @@ async def test_guarded_floor_makes_the_checks_it_is_measured_for() -> None:
     # Its figure says what the checks cost: each must refuse what it names.
     from bench import contenders
 
-    link = contenders._GuardedLink()
+    link = contenders.GuardedLink()
     producer = asyncio.create_task(link.first_request())
     await asyncio.sleep(0)  # the producer waits for the first request
     consumer = asyncio.create_task(link.receive(None))
@@ -92,7 +93,7 @@ def test_missing_packages_are_skipped_with_a_note(monkeypatch: pytest.MonkeyPatc
     found, loops = runner.available_contenders(modules)
     assert loops == ["asyncio"]
     cases = runner.build_cases(found, loops, runner.SMOKE)
-    runner.run_rounds(cases, 1, lambda *_: None)
+    runner.run_rounds(cases, 1, lambda done, total, case: None)
     assert {case.workload for case in cases} == set(runner.WORKLOADS)
 
 

@@ -37,7 +37,7 @@ class OnAsyncio:
 
     @staticmethod
     async def step(defect: Callable[[], Awaitable[None]]) -> None:
-        task = asyncio.get_running_loop().create_task(defect())  # type: ignore[arg-type]
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(defect())  # type: ignore[arg-type]
         await asyncio.sleep(0)
         task.cancel()  # honoured or not: the bound does not rely on it
         await task

@@ -77,7 +77,7 @@ def run_kit(python: Path, directory: Path, *arguments: str | Path) -> subprocess
     }
     environment["HYPOTHESIS_PROFILE"] = "dev"
     # -P: the directory of the command, or a stray spec/, must not be importable (3.11+).
-    isolate = ["-P"] if sys.version_info >= (3, 11) else []
+    isolate: list[str] = ["-P"] if sys.version_info >= (3, 11) else []
     return subprocess.run(
         [python, *isolate, "-m", "channels_conformance", *arguments],
         cwd=directory,
@@ -89,7 +89,8 @@ def run_kit(python: Path, directory: Path, *arguments: str | Path) -> subprocess
 
 def not_checked(output: str) -> list[str]:
     """The lines that say what was not checked: each "not checked:" line and the indented ones after it."""
-    lines, inside = [], False
+    lines: list[str] = []
+    inside = False
     for line in output.splitlines():
         inside = line.startswith("not checked:") or (inside and line.startswith((" ", "\t")))
         if inside:

@@ -85,8 +85,11 @@ CHECKS = [(name, backend) for name, verdict in sorted(VERDICTS.items()) for back
 @pytest.fixture(scope="module")
 def outcomes() -> dict[tuple[str, str], Outcome]:
     # Two at a time: CI has two cores, and most of a run waits on its bounds or shrinks.
+    def run(name_and_test: tuple[str, str]) -> Outcome:
+        return check(*name_and_test)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(CHECKS, pool.map(lambda check_: check(*check_), CHECKS), strict=True))
+        return dict(zip(CHECKS, pool.map(run, CHECKS), strict=True))
 
 
 @pytest.mark.clause("NO-HANG", "CANCEL-PROMPT", "NO-NOISE")

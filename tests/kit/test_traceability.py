@@ -43,7 +43,7 @@ def test_a_clause_without_a_site_or_a_direct_test_and_a_test_without_a_clause_ar
     protocol = [clause.id for clause in CLAUSES.values() if clause.kind == "protocol"]
     sites = {clause: ["somewhere"] for clause in protocol[1:]}
     direct = {"tests/test_x.py::test_x": set(protocol[:-1])}
-    marks = {**direct, "tests/test_x.py::test_y": set(), "tests/test_x.py::test_z": {"NO-SUCH-CLAUSE"}}
+    marks = {**direct, "tests/test_x.py::test_y": set[str](), "tests/test_x.py::test_z": {"NO-SUCH-CLAUSE"}}
     assert gaps(sites, marks, direct) == [
         'tests/test_x.py::test_y: marks no clause: mark it with @pytest.mark.clause("ID", ...)',
         "tests/test_x.py::test_z: marks 'NO-SUCH-CLAUSE', which is no clause",

@@ -116,7 +116,7 @@ def mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]
     errors: dict[str, list[str]] = {snippet.module: [] for snippet in SNIPPETS}
     by_module = {snippet.module: snippet for snippet in SNIPPETS}
     for python in sorted({snippet.python for snippet in SNIPPETS}):
-        files = []
+        files: list[Path] = []
         for snippet in SNIPPETS:
             if snippet.python == python:
                 files.append(folder / f"{snippet.module}.py")

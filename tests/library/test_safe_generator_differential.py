@@ -26,7 +26,7 @@ import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import asyncstdlib
@@ -55,7 +55,7 @@ class Boom(Exception):
 class Log:
     """What one run observed, in order; shared by the body and the consumer."""
 
-    events: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list[str])
     # Set by a body once it waits on its own I/O: lets a consumer's timeout
     # fire then, deterministically, instead of after some delay.
     reached: Any = None
@@ -67,8 +67,9 @@ class Log:
 def describe(exc: BaseException) -> str:
     """An exception as a consumer sees it: its type and args, its group's leaves, its chain."""
     if isinstance(exc, BaseExceptionGroup):
-        inner = ", ".join(describe(leaf) for leaf in exc.exceptions)
-        text = f"{type(exc).__name__}[{inner}]"
+        group = cast(BaseExceptionGroup[BaseException], exc)
+        inner = ", ".join(describe(leaf) for leaf in group.exceptions)
+        text = f"{type(group).__name__}[{inner}]"
     elif isinstance(exc, (asyncio.CancelledError, trio.Cancelled)):
         # Their words name the task and the scope at hand: objects, not outcomes.
         text = type(exc).__name__
@@ -279,7 +280,7 @@ async def take_zero(open_: Opener, log: Log) -> None:
 
 async def zip_with_an_empty_iterable(open_: Opener, log: Log) -> None:
     async with open_("producer") as agen:
-        log(f"consumer got {await asyncstdlib.list(asyncstdlib.zip([], agen))}")
+        log(f"consumer got {await asyncstdlib.list(asyncstdlib.zip(list[object](), agen))}")
 
 
 async def break_after_one(open_: Opener, log: Log) -> None:

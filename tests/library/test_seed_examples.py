@@ -17,7 +17,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def test_seed_example_prints_what_the_seed_shows(
     script: str, output: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.syspath_prepend(str(EXAMPLES))
+    # pytest leaves syspath_prepend's argument unannotated.
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # pyright: ignore[reportUnknownMemberType]
     monkeypatch.delitem(sys.modules, "foo", raising=False)
     runpy.run_path(str(EXAMPLES / script), run_name="__main__")
     assert capsys.readouterr().out == output

@@ -128,7 +128,7 @@ def test_cancel_scope_withdraws_an_untaken_request_at_once() -> None:
             assert scope.cancelled_caught
             assert client.delivered == 0
             # The channel goes on, from its start.
-            nursery.start_soon(produce, channel, ["a"], [])
+            nursery.start_soon(produce, channel, ["a"], list[None]())
             assert [item async for item in client] == ["a"]
 
     run_trio(test)
@@ -392,7 +392,11 @@ def trio_run(main: Coroutine[Any, Any, None]) -> None:
 async def trio_gather(*coroutines: Coroutine[Any, Any, None]) -> None:
     async with trio.open_nursery() as nursery:
         for coroutine in coroutines:
-            nursery.start_soon(lambda coroutine=coroutine: coroutine)
+            nursery.start_soon(_awaited, coroutine)
+
+
+async def _awaited(coroutine: Coroutine[Any, Any, None]) -> None:
+    await coroutine
 
 
 @pytest.mark.clause("SEED-EXAMPLES", "BACKENDS")
@@ -403,7 +407,8 @@ async def trio_gather(*coroutines: Coroutine[Any, Any, None]) -> None:
 def test_seed_example_on_trio(
     script: str, output: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.syspath_prepend(str(EXAMPLES))
+    # pytest leaves syspath_prepend's argument unannotated.
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # pyright: ignore[reportUnknownMemberType]
     monkeypatch.delitem(sys.modules, "foo", raising=False)
     monkeypatch.setattr(asyncio, "run", trio_run)
     monkeypatch.setattr(asyncio, "gather", trio_gather)
