@@ -124,8 +124,10 @@ def test_the_cover_finds_a_bug_that_a_cancelled_write_items_leaves_and_shrinks_i
     # The walk that found it, shrunk to the shortest sequence that shows it: the channel started
     # (a client request and enter, in whichever order and form the walk took), then the bug's steps.
     shown = [str(event) for event in failure.value.events]
-    assert len(shown) == 5 and "server.enter()" in shown[:2], shown
-    assert shown[2].startswith("server.write_items(") and shown[3:] == ["cancel server", "server.asend(1)"]
+    assert len(shown) == 5, shown
+    assert "server.enter()" in shown[:2], shown
+    assert shown[2].startswith("server.write_items("), shown
+    assert shown[3:] == ["cancel server", "server.asend(1)"]
 
 
 @pytest.mark.clause("CONFORMANCE-COVER")

@@ -745,7 +745,7 @@ def test_the_decorated_function_keeps_its_name_docstring_and_signature() -> None
 @pytest.mark.clause("SAFE-GEN-SIGNATURE")
 def test_iterating_the_call_without_async_with_says_what_to_write() -> None:
     # The habit of a generator function's user: `async for i in numbers()`. The body never runs.
-    ran = []
+    ran: list[bool] = []
 
     @as_safe_generator
     async def numbers() -> AsyncGenerator[int, None]:
