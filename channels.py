@@ -1654,10 +1654,10 @@ class _SafeGeneratorBlock(AbstractAsyncContextManager[AsyncGenerator[Y, Sent]]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.qualname} {self._channel!r}>"
 
-    if not TYPE_CHECKING:  # a type checker already refuses ``async for`` over the block
+    # A type checker already refuses ``async for`` over the block; at run time, say what to write.
+    if not TYPE_CHECKING:  # pragma: no branch
 
         def __aiter__(self) -> NoReturn:
-            # The mistake of a user switching from a generator function: say what to write.
             raise TypeError(
                 f"{self.qualname}() is an as_safe_generator function: iterate the generator that its "
                 f"'async with' gives (async with {self.name}(...) as agen: async for item in agen: ...)"
