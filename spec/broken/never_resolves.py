@@ -3,7 +3,8 @@
 It honours its cancellation.
 
 The suite must report MIRROR-ACLOSE (or MIRROR-CLOSED-CLIENT, after the server ended): the
-model's aclose returns, this one stays pending.
+model's aclose returns, this one stays pending; or NO-HANG, when the aclose that never resolves is
+called from another event loop's thread, whose step the supervisor ends at its bound.
 """
 
 import asyncio
