@@ -11,8 +11,8 @@ from spec.broken import on_fifth_call, with_ends
 from spec.broken.errors import *  # noqa: F403 - the exception classes that the harness matches by name
 
 
-async def _end_the_interpreter() -> None:
+async def end_the_interpreter() -> None:
     os._exit(3)
 
 
-Channel, StreamChannel = with_ends(client=on_fifth_call(_end_the_interpreter))
+Channel, StreamChannel = with_ends(client=on_fifth_call(end_the_interpreter))

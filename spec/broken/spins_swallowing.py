@@ -9,7 +9,7 @@ from spec.broken import on_fifth_call, with_ends
 from spec.broken.errors import *  # noqa: F403 - the exception classes that the harness matches by name
 
 
-async def _spin_swallowing_everything() -> None:
+async def spin_swallowing_everything() -> None:
     while True:
         try:
             while True:
@@ -18,4 +18,4 @@ async def _spin_swallowing_everything() -> None:
             pass
 
 
-Channel, StreamChannel = with_ends(client=on_fifth_call(_spin_swallowing_everything))
+Channel, StreamChannel = with_ends(client=on_fifth_call(spin_swallowing_everything))

@@ -4,19 +4,21 @@ Each runs one step (:func:`spec.loops.run_step`) of a defect on asyncio's
 loop and on a trio run, in the worker of ``pytest -p spec.conftest``; the
 supervising parent must end each at its step bound, and run the next check
 in a fresh worker. The defects are written once, over a small interface to
-each backend: how to wait forever, and what its cancellation raises.
+each backend (how to wait forever, and what its cancellation raises); the
+spin and the exit are those of spec/broken's fixtures.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from spec.broken.exits import end_the_interpreter
+from spec.broken.spins_swallowing import spin_swallowing_everything
 from spec.loops import Step, run_step
 
 trio = pytest.importorskip("trio")
@@ -64,15 +66,6 @@ class OnTrio:
 BACKENDS: dict[str, Any] = {"asyncio": OnAsyncio, "trio": OnTrio}
 
 
-async def _spins_swallowing_everything(backend: Any) -> None:
-    while True:
-        try:
-            while True:
-                pass
-        except BaseException:
-            pass
-
-
 async def _blocks_its_thread(backend: Any) -> None:
     time.sleep(3600)  # noqa: ASYNC251 - the defect under test
 
@@ -85,15 +78,12 @@ async def _swallows_its_cancellation(backend: Any) -> None:
             continue
 
 
-async def _ends_the_interpreter(backend: Any) -> None:
-    os._exit(3)
-
-
-DEFECTS = {
-    "spins swallowing everything": _spins_swallowing_everything,
+DEFECTS: dict[str, Callable[[Any], Awaitable[None]]] = {
+    # The defects of spec/broken's fixtures, the same code on every backend.
+    "spins swallowing everything": lambda _backend: spin_swallowing_everything(),
     "blocks its thread": _blocks_its_thread,
     "swallows its cancellation": _swallows_its_cancellation,
-    "ends the interpreter": _ends_the_interpreter,
+    "ends the interpreter": lambda _backend: end_the_interpreter(),
 }
 
 
