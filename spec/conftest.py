@@ -338,10 +338,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     watching = config.pluginmanager.get_plugin("supervisor")
     counts = watching.totals() if isinstance(watching, supervisor.Supervisor) else run_counts()
     outcomes = config.stash[OUTCOMES]
-    stopped = outcomes.violations or outcomes.unnamed or outcomes.budgets
-    for line in coverage.summary(counts):  # what the transition cover ran, and the share it took
-        if stopped and line.startswith("transitions:"):
-            line += " (a check stops at its first failure: the share is partial)"
+    stopped = bool(outcomes.violations or outcomes.unnamed or outcomes.budgets)
+    for line in coverage.summary(counts, partial=stopped):  # what the cover ran, and the share it took
         terminalreporter.write_line(line)
     stats = counts.get("conformance", {})
     if stats.get("runs"):

@@ -379,9 +379,10 @@ def counts() -> dict[str, dict[str, int]]:
 _ROW_SEPARATOR = "\x1f"
 
 
-def summary(counts: dict[str, dict[str, int]]) -> list[str]:
+def summary(counts: dict[str, dict[str, int]], partial: bool = False) -> list[str]:
     """The lines of the run's summary, from the counters of :func:`counts` of every worker added up:
-    what each check ran, and the share of the table taken."""
+    what each check ran, and the share of the table taken (``partial`` when a check failed, which
+    stopped it there)."""
     lines = list(counts.get("cover", {}))
     taken_by_name = {name: set(counts.get(f"taken {name}", {})) for name in TAKEN}
     if any(taken_by_name.values()):
@@ -390,5 +391,6 @@ def summary(counts: dict[str, dict[str, int]]) -> list[str]:
             total = {_ROW_SEPARATOR.join(row) for row in graph(stream).rows.values()}
             taken = len(taken_by_name[name] & total)
             shares.append(f"{name} {taken}/{len(total)} ({100 * taken // len(total)} %)")
-        lines.append("transitions: " + ", ".join(shares))
+        stopped = " (a check stops at its first failure: the share is partial)" if partial else ""
+        lines.append("transitions: " + ", ".join(shares) + stopped)
     return lines

@@ -141,3 +141,7 @@ def test_the_summary_gives_the_share_of_each_table_taken(monkeypatch: pytest.Mon
         "a check: pairs: 2 walks, 9 steps",
         f"transitions: Channel {len(rows)}/{len(rows)} (100 %), StreamChannel 2/{stream_rows} (0 %)",
     ]
+    # After a failure the share is what the checks took before they stopped: the line says so.
+    assert coverage.summary(coverage.counts(), partial=True)[-1].endswith(
+        "(a check stops at its first failure: the share is partial)"
+    )
