@@ -89,6 +89,8 @@ def test_a_report_names_the_step_that_broke_its_clause_first(
     assert report.startswith("channels violates CANCEL-SEND-UNTAKEN\n"), report
     assert "first at step 2, cancel client:" in report
     assert "call 2 (server.enter): the model is still pending; the implementation returns None" in report
+    # The run's verdict files the failure under the clause its report blames, not where it showed.
+    assert failure.value.blamed == ["CANCEL-SEND-UNTAKEN"]
 
 
 @pytest.mark.clause("WRITE-ITEMS-LAZY")
